@@ -1,0 +1,151 @@
+//! omicsdb: an embedded database of a reference genome cut into windows, omics
+//! tracks aggregated per window, and genomic models as SQL functions.
+//!
+//! Open a database directory, ingest a genome, query it with SQL and get Arrow
+//! record batches:
+//!
+//! ```no_run
+//! # async fn demo() -> omicsdb::Result<()> {
+//! use omicsdb::{Database, GenomeIngest};
+//! let db = Database::open("example.omicsdb")?;
+//! db.ingest_genome(&GenomeIngest {
+//!     assembly: "hg19".into(),
+//!     path: "data/genome/20.fa.gz".into(),
+//!     width: 1024,
+//!     stride: 1024,
+//!     window_set: None,
+//!     replace: false,
+//! })?;
+//! let batches = db
+//!     .sql("SELECT region, gc FROM windows WHERE chrom = '20' AND start >= 1000000 LIMIT 5")
+//!     .await?;
+//! println!("{}", datafusion::arrow::util::pretty::pretty_format_batches(&batches)?);
+//! # Ok(()) }
+//! ```
+//!
+//! The [`Database::context`] is a DataFusion `SessionContext`: register your
+//! own functions and tables on it. A database directory is used by one process
+//! at a time; a second process gets a clear "in use" error.
+
+mod catalog_tables;
+pub mod error;
+mod sequence_source;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use omicsdb_sql::window_table::WindowTable;
+pub use omicsdb_storage::{GenomeIngest, GenomeReport, Store, WindowSetMeta};
+
+pub use error::{Error, Result};
+pub use sequence_source::StoreSequenceSource;
+
+/// Tables that always exist (catalog views); window sets and others are added per database.
+const CATALOG_TABLES: [&str; 4] = ["assemblies", "chroms", "window_sets", "tracks"];
+
+/// An open omicsdb database: the store plus a SQL session over it. Cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<Store>,
+    ctx: SessionContext,
+    registered: std::sync::Mutex<Vec<String>>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").field("root", &self.inner.store.root()).finish()
+    }
+}
+
+impl Database {
+    /// Opens (or creates) the database in `dir`.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        let store = Arc::new(Store::open(dir)?);
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_target_partitions(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+            .with_default_catalog_and_schema("datafusion", "public");
+        let builder = SessionStateBuilder::new().with_config(config).with_default_features();
+        let ctx = SessionContext::new_with_state(builder.build());
+        let source: Arc<dyn omicsdb_sql::functions::SequenceSource> =
+            Arc::new(StoreSequenceSource::new(Arc::clone(&store)));
+        omicsdb_sql::functions::register_functions(&ctx, Some(source));
+        omicsdb_sql::table_functions::register_table_functions(&ctx);
+        let db = Self { inner: Arc::new(Inner { store, ctx, registered: Default::default() }) };
+        db.refresh()?;
+        Ok(db)
+    }
+
+    /// The storage layer.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.inner.store
+    }
+
+    /// The DataFusion session with every omicsdb table and function registered.
+    pub fn context(&self) -> &SessionContext {
+        &self.inner.ctx
+    }
+
+    /// Runs one SQL statement and collects its result.
+    pub async fn sql(&self, query: &str) -> Result<Vec<RecordBatch>> {
+        Ok(self.inner.ctx.sql(query).await?.collect().await?)
+    }
+
+    /// Runs one SQL statement and streams its result batch by batch.
+    pub async fn sql_stream(&self, query: &str) -> Result<SendableRecordBatchStream> {
+        Ok(self.inner.ctx.sql(query).await?.execute_stream().await?)
+    }
+
+    /// Re-registers the catalog-backed tables after the catalog changed.
+    pub fn refresh(&self) -> Result<()> {
+        let store = &self.inner.store;
+        let ctx = &self.inner.ctx;
+        let assemblies = store.assemblies()?;
+        let sets = store.window_sets()?;
+        let tracks = store.tracks()?;
+        let mut registered = self.inner.registered.lock().unwrap_or_else(|p| p.into_inner());
+        for name in registered.drain(..) {
+            ctx.deregister_table(name.as_str())?;
+        }
+        let mut add = |name: &str, table: Arc<dyn datafusion::datasource::TableProvider>| -> Result<()> {
+            ctx.deregister_table(name)?;
+            ctx.register_table(name, table)?;
+            registered.push(name.to_string());
+            Ok(())
+        };
+        add(CATALOG_TABLES[0], catalog_tables::assemblies(&assemblies)?)?;
+        add(CATALOG_TABLES[1], catalog_tables::chroms(&assemblies)?)?;
+        add(CATALOG_TABLES[2], catalog_tables::window_sets(&sets)?)?;
+        add(CATALOG_TABLES[3], catalog_tables::tracks(&tracks)?)?;
+        for ws in sets {
+            let genome = store.genome(&ws.assembly)?;
+            let name = ws.name.clone();
+            let table = WindowTable::new(ws, store.root().to_path_buf(), genome, &tracks);
+            add(&name, Arc::new(table))?;
+        }
+        Ok(())
+    }
+
+    /// Ingests a FASTA as an assembly with its default window set (see
+    /// [`Store::ingest_genome`]) and makes it queryable.
+    pub fn ingest_genome(&self, opts: &GenomeIngest) -> Result<GenomeReport> {
+        let report = self.inner.store.ingest_genome(opts)?;
+        self.refresh()?;
+        Ok(report)
+    }
+
+    /// Creates another window set over a stored assembly and makes it queryable.
+    pub fn create_window_set(&self, assembly: &str, name: &str, width: u64, stride: u64, replace: bool) -> Result<WindowSetMeta> {
+        let ws = self.inner.store.create_window_set(assembly, name, width, stride, replace)?;
+        self.refresh()?;
+        Ok(ws)
+    }
+}

@@ -1,0 +1,102 @@
+//! One pre-norm HyenaDNA block: `a = r + mixer(norm1(r)); r' = a + mlp(norm2(a))`.
+
+use candle_core::Tensor;
+use candle_nn::{LayerNorm, Linear, Module, VarBuilder, layer_norm, linear};
+
+use super::fused::bias_gelu;
+use super::operator::{HyenaOperator, MixerTrace};
+use crate::Config;
+
+/// `mlp`: `fc2(gelu_tanh(fc1(x)))`.
+#[derive(Debug)]
+pub struct Mlp {
+    fc1: Linear,
+    /// `fc1` without its bias (the fused bias + GELU kernel adds it).
+    fc1_no_bias: Linear,
+    fc2: Linear,
+}
+
+impl Mlp {
+    /// Reads `mlp.fc1`, `mlp.fc2`.
+    pub fn new(cfg: &Config, vb: VarBuilder) -> candle_core::Result<Self> {
+        let fc1 = linear(cfg.d_model, cfg.d_inner, vb.pp("fc1"))?;
+        Ok(Self {
+            fc1_no_bias: Linear::new(fc1.weight().clone(), None),
+            fc1,
+            fc2: linear(cfg.d_inner, cfg.d_model, vb.pp("fc2"))?,
+        })
+    }
+
+    /// Inference: on CPU in f32 the fc1 bias and the tanh GELU run as one fused kernel.
+    pub fn forward_fused(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self.fc1.bias() {
+            Some(bias) if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 => {
+                let h = bias_gelu(&self.fc1_no_bias.forward(x)?, bias)?;
+                self.fc2.forward(&h)
+            }
+            _ => self.forward(x),
+        }
+    }
+}
+
+impl Module for Mlp {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        // candle's `gelu` is the tanh approximation, as the reference (`approximate="tanh"`).
+        self.fc2.forward(&self.fc1.forward(x)?.gelu()?)
+    }
+}
+
+/// Intermediates of one block (the fixtures' `debug.*` tensors).
+#[derive(Debug)]
+pub struct BlockTrace {
+    /// `norm1` output = mixer input.
+    pub ln1_out: Tensor,
+    /// The mixer's intermediates.
+    pub mixer: MixerTrace,
+    /// `norm2` output = MLP input.
+    pub ln2_out: Tensor,
+    /// MLP output.
+    pub mlp_out: Tensor,
+    /// Residual stream after the block.
+    pub out: Tensor,
+}
+
+/// `backbone.layers.{l}`.
+#[derive(Debug)]
+pub struct Block {
+    norm1: LayerNorm,
+    /// The Hyena operator.
+    pub mixer: HyenaOperator,
+    norm2: LayerNorm,
+    mlp: Mlp,
+}
+
+impl Block {
+    /// Reads `norm1`, `mixer`, `norm2`, `mlp` (`vb` at `...layers.{l}`).
+    pub fn new(cfg: &Config, vb: VarBuilder) -> candle_core::Result<Self> {
+        let eps = cfg.layer_norm_epsilon;
+        Ok(Self {
+            norm1: layer_norm(cfg.d_model, eps, vb.pp("norm1"))?,
+            mixer: HyenaOperator::new(cfg, vb.pp("mixer"))?,
+            norm2: layer_norm(cfg.d_model, eps, vb.pp("norm2"))?,
+            mlp: Mlp::new(cfg, vb.pp("mlp"))?,
+        })
+    }
+
+    /// Runs the block on the residual stream `r: [B, L, D]`, keeping the intermediates.
+    pub fn forward_trace(&self, r: &Tensor, train: bool) -> candle_core::Result<BlockTrace> {
+        let ln1_out = self.norm1.forward(r)?;
+        let mixer = self.mixer.forward_trace(&ln1_out, train)?;
+        let a = (r + &mixer.out)?;
+        let ln2_out = self.norm2.forward(&a)?;
+        let mlp_out = self.mlp.forward(&ln2_out)?;
+        let out = (a + &mlp_out)?;
+        Ok(BlockTrace { ln1_out, mixer, ln2_out, mlp_out, out })
+    }
+
+    /// The residual stream after the block (inference, fused kernels on CPU f32).
+    pub fn forward(&self, r: &Tensor) -> candle_core::Result<Tensor> {
+        let a = (r + self.mixer.forward(&self.norm1.forward(r)?)?)?;
+        &a + self.mlp.forward_fused(&self.norm2.forward(&a)?)?
+    }
+}

@@ -1,0 +1,190 @@
+//! Fused single-pass CPU kernels for inference (f32, no backward): the in-projection bias,
+//! causal short convolution and gating around the long convolution, and bias + tanh GELU.
+//! The training path (`train = true`) uses plain candle ops instead; the parity tests run
+//! both.
+
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
+
+use crate::long_conv::kernels::par_rows;
+
+/// Channels handled together in the channels-first kernels.
+fn channel_block(d: usize) -> usize {
+    [32, 16, 8, 4, 2, 1].into_iter().find(|b| d % b == 0).unwrap_or(1)
+}
+
+/// Time steps per tile in the channels-first kernel.
+const TIME_TILE: usize = 64;
+
+fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
+    match (s, l.contiguous_offsets()) {
+        (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
+        _ => candle_core::bail!("fused hyena kernel: {what} must be a contiguous f32 tensor"),
+    }
+}
+
+fn threads() -> usize {
+    candle_core::utils::get_num_threads().max(1)
+}
+
+/// Short-conv parameters `[K + 2, 3D]`: rows `0..K` the taps (row `K−1` multiplies the
+/// current step), row `K` the short-conv bias, row `K+1` the in-projection bias.
+struct Params<'a> {
+    rows: &'a [f32],
+    k: usize,
+    c3: usize,
+}
+
+impl Params<'_> {
+    /// Short-conv output of channel `ch` (of `3D`) at time `t`, from the bias-free
+    /// projection `p` of one sequence (`[L, 3D]`).
+    #[inline(always)]
+    fn at(&self, p: &[f32], t: usize, ch: usize) -> f32 {
+        let (k, c3) = (self.k, self.c3);
+        let in_bias = self.rows[(k + 1) * c3 + ch];
+        let mut acc = self.rows[k * c3 + ch];
+        for j in 0..k {
+            if let Some(src) = (t + j).checked_sub(k - 1) {
+                acc += self.rows[j * c3 + ch] * (p[src * c3 + ch] + in_bias);
+            }
+        }
+        acc
+    }
+}
+
+fn params<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<Params<'a>> {
+    let (rows, c3) = l.shape().dims2()?;
+    Ok(Params { rows: f32_slice(s, l, "short-conv params")?, k: rows - 2, c3 })
+}
+
+/// `v ⊙ x1`, channels first: `p: [B, L, 3D]` (in_proj without bias), params `[K+2, 3D]`
+/// → `[B, D, L]`.
+pub struct GateIn;
+
+impl CustomOp2 for GateIn {
+    fn name(&self) -> &'static str {
+        "hyena_gate_in"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (b, len, c3) = l1.shape().dims3()?;
+        let p = f32_slice(s1, l1, "projection")?;
+        let prm = params(s2, l2)?;
+        let d = c3 / 3;
+        let cb = channel_block(d);
+        let blocks_per_batch = d / cb;
+        let mut out = vec![0f32; b * d * len];
+        par_rows(&mut out, cb * len, threads(), || (), |item, chunk, _| {
+            let (bi, c0) = (item / blocks_per_batch, (item % blocks_per_batch) * cb);
+            let seq = &p[bi * len * c3..(bi + 1) * len * c3];
+            for t0 in (0..len).step_by(TIME_TILE) {
+                let t1 = (t0 + TIME_TILE).min(len);
+                for c in 0..cb {
+                    let row = &mut chunk[c * len..(c + 1) * len];
+                    for (t, o) in row.iter_mut().enumerate().take(t1).skip(t0) {
+                        *o = prm.at(seq, t, d + c0 + c) * prm.at(seq, t, 2 * d + c0 + c);
+                    }
+                }
+            }
+        });
+        Ok((CpuStorage::F32(out), Shape::from((b, d, len))))
+    }
+}
+
+/// `x0 ⊙ y`, channels last: `y: [B, D, L]` (long-conv output), `p: [B, L, 3D]`,
+/// params `[K+2, 3D]` → `[B, L, D]`.
+pub struct GateOut;
+
+impl CustomOp3 for GateOut {
+    fn name(&self) -> &'static str {
+        "hyena_gate_out"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (b, d, len) = l1.shape().dims3()?;
+        let y = f32_slice(s1, l1, "long-conv output")?;
+        let p = f32_slice(s2, l2, "projection")?;
+        let prm = params(s3, l3)?;
+        let c3 = 3 * d;
+        let mut out = vec![0f32; b * len * d];
+        // One row per (batch, time step); consecutive steps reuse the cache lines of `y`.
+        par_rows(&mut out, d, threads(), || (), |row, z, _| {
+            let (bi, t) = (row / len, row % len);
+            let seq = &p[bi * len * c3..(bi + 1) * len * c3];
+            let yb = &y[bi * d * len..(bi + 1) * d * len];
+            for (c, o) in z.iter_mut().enumerate() {
+                *o = yb[c * len + t] * prm.at(seq, t, c);
+            }
+        });
+        Ok((CpuStorage::F32(out), Shape::from((b, len, d))))
+    }
+}
+
+/// `tanh` as a rational function (Eigen's `generic_fast_tanh_float`): a few ulp of f32,
+/// vectorizable.
+#[inline(always)]
+pub fn fast_tanh(x: f32) -> f32 {
+    let x = x.clamp(-7.905_311, 7.905_311);
+    let x2 = x * x;
+    let p = x2 * (x2 * (x2 * (x2 * (x2 * (x2 * -2.760_768_5e-16 + 2.000_188e-13) + -8.604_671_5e-11) + 5.122_297e-8) + 1.485_722_4e-5) + 6.372_619_3e-4) + 4.893_524_6e-3;
+    let q = x2 * (x2 * (x2 * 1.198_258_4e-6 + 1.185_347e-4) + 2.268_434_6e-3) + 4.893_525e-3;
+    x * p / q
+}
+
+/// `gelu_tanh(h + bias)` over the last dim: `h: [..., I]`, `bias: [I]`.
+pub struct BiasGelu;
+
+impl CustomOp2 for BiasGelu {
+    fn name(&self) -> &'static str {
+        "hyena_bias_gelu"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let h = f32_slice(s1, l1, "activations")?;
+        let bias = f32_slice(s2, l2, "bias")?;
+        let width = bias.len();
+        if width == 0 || h.len() % width != 0 {
+            candle_core::bail!("hyena_bias_gelu: bias of {width} does not divide {:?}", l1.shape());
+        }
+        const S: f32 = 0.797_884_6; // sqrt(2/π)
+        let mut out = vec![0f32; h.len()];
+        par_rows(&mut out, width, threads(), || (), |r, row, _| {
+            let src = &h[r * width..(r + 1) * width];
+            for ((o, &x), &bb) in row.iter_mut().zip(src).zip(bias) {
+                let x = x + bb;
+                *o = 0.5 * x * (1.0 + fast_tanh(S * (x + 0.044_715 * x * x * x)));
+            }
+        });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// Applies [`BiasGelu`].
+pub fn bias_gelu(h: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+    h.contiguous()?.apply_op2_no_bwd(bias, &BiasGelu)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_tanh_matches_std_tanh() {
+        let mut worst = 0f64;
+        for i in -20000..=20000 {
+            let x = i as f32 * 1e-3;
+            let err = (fast_tanh(x) as f64 - (x as f64).tanh()).abs();
+            worst = worst.max(err);
+        }
+        assert!(worst < 2e-7, "max error {worst}");
+        assert_eq!(fast_tanh(0.0), 0.0);
+        assert!((fast_tanh(50.0) - 1.0).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,79 @@
+//! Command-line definitions and dispatch.
+
+mod info;
+mod ingest;
+mod sql;
+mod windows;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use omicsdb::Database;
+
+/// omicsdb: an embedded genome + omics + model database with SQL.
+#[derive(Debug, Parser)]
+#[command(name = "omicsdb", version, about)]
+pub struct Cli {
+    /// Database directory (created if absent).
+    #[arg(long, global = true, env = "OMICSDB_DB", default_value = "omics.db")]
+    pub db: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load data into the database.
+    #[command(subcommand)]
+    Ingest(ingest::IngestCommand),
+    /// Manage window sets.
+    #[command(subcommand)]
+    Windows(windows::WindowsCommand),
+    /// Print assemblies, window sets and tracks.
+    Info,
+    /// Run SQL (one query, or an interactive prompt without one).
+    Sql(sql::SqlArgs),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let db = Database::open(&cli.db)?;
+    match cli.command {
+        Command::Ingest(cmd) => ingest::run(&db, cmd),
+        Command::Windows(cmd) => windows::run(&db, cmd),
+        Command::Info => info::run(&db),
+        Command::Sql(args) => sql::run(&db, args),
+    }
+}
+
+/// A multi-threaded tokio runtime for async engine calls.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Bytes in human units.
+pub fn human_bytes(n: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < units.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", units[u]) }
+}

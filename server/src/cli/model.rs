@@ -1,0 +1,118 @@
+//! `omicsdb model ...`: import checkpoints, list them, pick the default.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Subcommand;
+use omicsdb::Database;
+use omicsdb_storage::models::{self, ModelMeta};
+
+use super::human_bytes;
+
+/// Model commands.
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Copy a HyenaDNA checkpoint directory (config.json + model.safetensors or
+    /// pytorch_model.bin) into the database as the next version of NAME.
+    Import {
+        /// Model name (letters, digits, '_', '-', '.').
+        #[arg(long)]
+        name: String,
+        /// The checkpoint directory.
+        dir: PathBuf,
+        /// A note stored with the model, e.g. "random weights (test fixture)".
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// List every model version.
+    List,
+    /// Show one model (latest version; NAME@VERSION for another).
+    Show {
+        /// Model name, or NAME@VERSION.
+        name: String,
+    },
+    /// Make NAME the default model of hyena_embed(seq) / hyena_loglik(seq).
+    SetDefault {
+        /// Model name.
+        name: String,
+    },
+}
+
+/// Runs a model command.
+pub fn run(db: &Database, cmd: ModelCommand) -> Result<()> {
+    let store = db.store();
+    match cmd {
+        ModelCommand::Import { name, dir, note } => {
+            let meta = models::import_model(store, &name, &dir, &note)?;
+            db.refresh()?;
+            let size = std::fs::metadata(store.path(&meta.dir).join(&meta.weights_file))
+                .map(|m| m.len())
+                .unwrap_or(0);
+            println!(
+                "model {} imported from {} ({}, {}, sha256 {})",
+                meta.label(),
+                meta.source,
+                meta.weights_file,
+                human_bytes(size),
+                meta.sha256
+            );
+            if models::default_embedding_model(store)?.as_deref() == Some(meta.name.as_str()) {
+                println!("default embedding model: {}", meta.name);
+            }
+        }
+        ModelCommand::List => {
+            let default = models::default_embedding_model(store)?;
+            let list = models::list_models(store)?;
+            if list.is_empty() {
+                println!("no models (import one with `omicsdb model import --name NAME DIR`)");
+            }
+            for m in &list {
+                let mark = if default.as_deref() == Some(m.name.as_str()) {
+                    " (default)"
+                } else {
+                    ""
+                };
+                println!("{}{mark}: {}", m.label(), summary(m));
+            }
+        }
+        ModelCommand::Show { name } => {
+            let (base, version) = match name.rsplit_once('@') {
+                Some((b, v)) => (
+                    b.to_string(),
+                    Some(v.parse::<u32>().map_err(|_| {
+                        anyhow::anyhow!("'{name}': the part after '@' must be a version number")
+                    })?),
+                ),
+                None => (name.clone(), None),
+            };
+            let m = models::model(store, &base, version)?;
+            println!("{}", serde_json::to_string_pretty(&m)?);
+        }
+        ModelCommand::SetDefault { name } => {
+            models::set_default_embedding_model(store, &name)?;
+            db.refresh()?;
+            println!("default embedding model: {name}");
+        }
+    }
+    Ok(())
+}
+
+/// One line: architecture, shape, note.
+fn summary(m: &ModelMeta) -> String {
+    let dim = |v: Option<usize>| v.map(|x| x.to_string()).unwrap_or_else(|| "?".into());
+    let mut s = format!(
+        "{}, d_model {}, {} layers, max length {}, sha256 {}",
+        m.architecture,
+        dim(m.d_model()),
+        dim(m.config_usize("n_layer")),
+        dim(m.max_seq_len()),
+        &m.sha256[..m.sha256.len().min(12)]
+    );
+    if !m.tracks.is_empty() {
+        s.push_str(&format!(", tracks {}", m.tracks.join(",")));
+    }
+    if !m.note.is_empty() {
+        s.push_str(&format!(" — {}", m.note));
+    }
+    s
+}

@@ -1,0 +1,9 @@
+//! omicsdb end-to-end tests: one binary, one module per capability.
+
+mod support;
+mod genome;
+
+mod slt;
+mod bedtools_eq;
+mod udf;
+mod pgwire;

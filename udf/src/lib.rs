@@ -1,0 +1,72 @@
+//! omicsdb model-backed SQL functions: `hyena_embed` and `hyena_loglik`,
+//! run in batches over whole Arrow arrays, cached in the database.
+//!
+//! * [`ModelRegistry`]: resolves model names against the catalog
+//!   (`name`, `name@version`, or the database's default embedding model),
+//!   loads weights lazily, holds the token budget
+//!   ([`ModelRegistry::set_batch_tokens`]) and the call counters
+//!   ([`ModelRegistry::stats`]).
+//! * [`embed`]: `hyena_embed(seq [, model [, pooling]])` →
+//!   `FixedSizeList<Float32, d_model>` (mean or last-token pooling of the final
+//!   hidden states; the exact positions are documented there).
+//! * [`loglik`]: `hyena_loglik(seq [, model])` → Float64 causal-LM log-likelihood.
+//! * [`batching`]: per Arrow batch, inputs are deduplicated, answered from the
+//!   result cache ([`cache`], keyed by model sha256 and sequence sha256), and the
+//!   rest grouped by length and run in micro-batches of at most
+//!   `batch_tokens / length` rows (at least one).
+//! * [`models_table()`]: the `models` SQL table.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use datafusion::prelude::SessionContext;
+//! use omicsdb_storage::{Store, models};
+//! use omicsdb_udf::{ModelRegistry, register_model_functions};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = Arc::new(Store::open("my.omicsdb")?);
+//! models::import_model(&store, "micro", "data/fixtures/hyenadna/micro".as_ref(), "random weights (test fixture)")?;
+//! let ctx = SessionContext::new();
+//! let registry = Arc::new(ModelRegistry::new(Arc::clone(&store))?);
+//! register_model_functions(&ctx, Arc::clone(&registry));
+//! let batches = ctx.sql("SELECT hyena_embed('ACGTACGT', 'micro'), hyena_loglik('ACGTACGT')").await?.collect().await?;
+//! println!("{} model calls", registry.stats.model_calls());
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use datafusion::logical_expr::ScalarUDF;
+use datafusion::prelude::SessionContext;
+
+mod args;
+pub mod batching;
+pub mod cache;
+pub mod embed;
+pub mod error;
+pub mod loglik;
+pub mod models_table;
+pub mod registry;
+
+pub use embed::{HyenaEmbedFunc, Pooling};
+pub use error::{Result, UdfError};
+pub use loglik::HyenaLoglikFunc;
+pub use models_table::{MODELS_TABLE, models_table};
+pub use registry::{CallStats, DEFAULT_BATCH_TOKENS, LoadedModel, ModelRegistry};
+
+/// The model functions over one registry.
+pub fn model_functions(registry: Arc<ModelRegistry>) -> Vec<ScalarUDF> {
+    vec![
+        ScalarUDF::from(HyenaEmbedFunc::new(Arc::clone(&registry))),
+        ScalarUDF::from(HyenaLoglikFunc::new(registry)),
+    ]
+}
+
+/// Registers `hyena_embed` and `hyena_loglik` on a session.
+pub fn register_model_functions(ctx: &SessionContext, registry: Arc<ModelRegistry>) {
+    for f in model_functions(registry) {
+        ctx.register_udf(f);
+    }
+}
+
+#[cfg(test)]
+mod tests;
