@@ -5,4 +5,5 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$OMICSDB_ROOT"
 bash scripts/setup.sh
+cargo build --workspace --bins --locked
 cargo test --workspace --locked "$@"

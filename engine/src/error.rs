@@ -15,6 +15,9 @@ pub enum Error {
     /// Model loading or inference.
     #[error(transparent)]
     Model(#[from] omicsdb_model::ModelError),
+    /// Model-backed SQL functions and the model registry.
+    #[error(transparent)]
+    Udf(#[from] omicsdb_udf::UdfError),
     /// Anything else, with a message.
     #[error("{0}")]
     Other(String),

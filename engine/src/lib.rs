@@ -28,8 +28,13 @@
 //! at a time; a second process gets a clear "in use" error.
 
 mod catalog_tables;
+// pub mod plot; (in progress: untested)
 pub mod error;
+// pub mod materialize; (in progress: untested)
 mod sequence_source;
+mod stored_tables;
+mod track_values;
+pub mod train;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -45,7 +50,7 @@ pub use error::{Error, Result};
 pub use sequence_source::StoreSequenceSource;
 
 /// Tables that always exist (catalog views); window sets and others are added per database.
-const CATALOG_TABLES: [&str; 4] = ["assemblies", "chroms", "window_sets", "tracks"];
+const CATALOG_TABLES: [&str; 5] = ["assemblies", "chroms", "window_sets", "tracks", "models"];
 
 /// An open omicsdb database: the store plus a SQL session over it. Cheap to clone.
 #[derive(Clone)]
@@ -56,6 +61,7 @@ pub struct Database {
 struct Inner {
     store: Arc<Store>,
     ctx: SessionContext,
+    models: Arc<omicsdb_udf::ModelRegistry>,
     registered: std::sync::Mutex<Vec<String>>,
 }
 
@@ -74,12 +80,15 @@ impl Database {
             .with_target_partitions(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
             .with_default_catalog_and_schema("datafusion", "public");
         let builder = SessionStateBuilder::new().with_config(config).with_default_features();
+        let builder = omicsdb_sql::interval_join::register_interval_join(builder);
         let ctx = SessionContext::new_with_state(builder.build());
         let source: Arc<dyn omicsdb_sql::functions::SequenceSource> =
             Arc::new(StoreSequenceSource::new(Arc::clone(&store)));
         omicsdb_sql::functions::register_functions(&ctx, Some(source));
         omicsdb_sql::table_functions::register_table_functions(&ctx);
-        let db = Self { inner: Arc::new(Inner { store, ctx, registered: Default::default() }) };
+        let models = Arc::new(omicsdb_udf::ModelRegistry::new(Arc::clone(&store))?);
+        omicsdb_udf::register_model_functions(&ctx, Arc::clone(&models));
+        let db = Self { inner: Arc::new(Inner { store, ctx, models, registered: Default::default() }) };
         db.refresh()?;
         Ok(db)
     }
@@ -87,6 +96,11 @@ impl Database {
     /// The storage layer.
     pub fn store(&self) -> &Arc<Store> {
         &self.inner.store
+    }
+
+    /// The model registry behind the model-backed SQL functions.
+    pub fn models(&self) -> &Arc<omicsdb_udf::ModelRegistry> {
+        &self.inner.models
     }
 
     /// The DataFusion session with every omicsdb table and function registered.
@@ -125,11 +139,20 @@ impl Database {
         add(CATALOG_TABLES[1], catalog_tables::chroms(&assemblies)?)?;
         add(CATALOG_TABLES[2], catalog_tables::window_sets(&sets)?)?;
         add(CATALOG_TABLES[3], catalog_tables::tracks(&tracks)?)?;
+        add(CATALOG_TABLES[4], omicsdb_udf::models_table(store)?)?;
+        let tables: Vec<omicsdb_storage::TableMeta> = store.catalog().list("table/")?;
+        for t in &tables {
+            add(&t.name, stored_tables::table(store.root(), t)?)?;
+        }
         for ws in sets {
             let genome = store.genome(&ws.assembly)?;
             let name = ws.name.clone();
-            let table = WindowTable::new(ws, store.root().to_path_buf(), genome, &tracks);
-            add(&name, Arc::new(table))?;
+            let table: Arc<dyn datafusion::datasource::TableProvider> =
+                Arc::new(WindowTable::new(ws, store.root().to_path_buf(), genome, &tracks));
+            add(&name, Arc::clone(&table))?;
+            if let Some(view) = track_values::view(&name, table, &tracks)? {
+                add(&track_values::view_name(&name), view)?;
+            }
         }
         Ok(())
     }
@@ -140,6 +163,34 @@ impl Database {
         let report = self.inner.store.ingest_genome(opts)?;
         self.refresh()?;
         Ok(report)
+    }
+
+    /// Ingests an omics track onto every window set of its assembly (see
+    /// [`omicsdb_storage::tracks::ingest_track`]) and makes its columns queryable.
+    pub fn ingest_track(&self, opts: &omicsdb_storage::tracks::TrackIngest) -> Result<omicsdb_storage::tracks::TrackReport> {
+        let report = omicsdb_storage::tracks::ingest_track(&self.inner.store, opts)?;
+        self.refresh()?;
+        Ok(report)
+    }
+
+    /// Ingests a GTF/GFF3 annotation into the `genes`, `transcripts` and `exons` tables.
+    pub fn ingest_annotation(&self, opts: &omicsdb_storage::annotation::AnnotationIngest) -> Result<omicsdb_storage::annotation::AnnotationReport> {
+        let report = omicsdb_storage::annotation::ingest_annotation(&self.inner.store, opts)?;
+        self.refresh()?;
+        Ok(report)
+    }
+
+    /// Ingests a VCF into the `variants` table, checking REF against the genome.
+    pub fn ingest_variants(&self, opts: &omicsdb_storage::variants::VariantIngest) -> Result<omicsdb_storage::variants::VariantReport> {
+        let report = omicsdb_storage::variants::ingest_variants(&self.inner.store, opts)?;
+        self.refresh()?;
+        Ok(report)
+    }
+
+    /// Drops a track and frees its files.
+    pub fn drop_track(&self, name: &str) -> Result<()> {
+        omicsdb_storage::tracks::drop_track(&self.inner.store, name)?;
+        self.refresh()
     }
 
     /// Creates another window set over a stored assembly and makes it queryable.

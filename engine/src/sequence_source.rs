@@ -19,7 +19,23 @@ impl StoreSequenceSource {
     }
 }
 
+impl StoreSequenceSource {
+    /// The assembly to use for `chrom`: the one named, else the first having it.
+    fn assembly_for(&self, assembly: Option<&str>, chrom: &str) -> Option<omicsdb_storage::AssemblyMeta> {
+        let all = self.store.assemblies().ok()?;
+        match assembly {
+            Some(a) => all.into_iter().find(|m| m.name == a),
+            None => all.into_iter().find(|m| m.chroms.iter().any(|c| c.name == chrom)),
+        }
+    }
+}
+
 impl SequenceSource for StoreSequenceSource {
+    fn chrom_length(&self, assembly: Option<&str>, chrom: &str) -> Option<u64> {
+        let a = self.assembly_for(assembly, chrom)?;
+        a.chroms.iter().find(|c| c.name == chrom).map(|c| c.length)
+    }
+
     fn fetch(&self, assembly: Option<&str>, chrom: &str, start: u64, end: u64) -> Result<Vec<u8>, String> {
         let name = match assembly {
             Some(a) => a.to_string(),
@@ -39,6 +55,6 @@ impl SequenceSource for StoreSequenceSource {
             }
         };
         let genome = self.store.genome(&name).map_err(|e| e.to_string())?;
-        genome.sequence(chrom, start, end, true).map_err(|e| e.to_string())
+        genome.sequence(chrom, start, end, false).map_err(|e| e.to_string())
     }
 }

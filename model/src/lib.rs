@@ -23,6 +23,8 @@ pub mod config;
 mod error;
 pub mod hyena;
 pub mod long_conv;
+pub mod omics;
+pub mod train;
 pub mod tokenizer;
 
 pub use config::Config;

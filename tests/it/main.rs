@@ -7,3 +7,6 @@ mod slt;
 mod bedtools_eq;
 mod udf;
 mod pgwire;
+mod tracks;
+// mod materialize;
+mod omics;

@@ -45,19 +45,22 @@ pub mod embed;
 pub mod error;
 pub mod loglik;
 pub mod models_table;
+pub mod predict;
 pub mod registry;
 
 pub use embed::{HyenaEmbedFunc, Pooling};
 pub use error::{Result, UdfError};
 pub use loglik::HyenaLoglikFunc;
 pub use models_table::{MODELS_TABLE, models_table};
+pub use predict::PredictOmicsFunc;
 pub use registry::{CallStats, DEFAULT_BATCH_TOKENS, LoadedModel, ModelRegistry};
 
 /// The model functions over one registry.
 pub fn model_functions(registry: Arc<ModelRegistry>) -> Vec<ScalarUDF> {
     vec![
         ScalarUDF::from(HyenaEmbedFunc::new(Arc::clone(&registry))),
-        ScalarUDF::from(HyenaLoglikFunc::new(registry)),
+        ScalarUDF::from(HyenaLoglikFunc::new(Arc::clone(&registry))),
+        ScalarUDF::from(PredictOmicsFunc::new(registry)),
     ]
 }
 

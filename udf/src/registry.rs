@@ -177,7 +177,11 @@ impl ModelRegistry {
         if let Some(m) = loaded.get(&key) {
             return Ok(Arc::clone(m));
         }
-        if meta.architecture != models::HYENADNA {
+        // Omics models store a HyenaDNA backbone under the same keys (their heads are
+        // read by `predict_omics`).
+        if meta.architecture != models::HYENADNA
+            && meta.architecture != omicsdb_model::omics::ARCHITECTURE
+        {
             return Err(UdfError::Argument {
                 function: "model",
                 argument: "model",

@@ -9,13 +9,14 @@
 //! cargo run --release -p omicsdb-benches --features storage --bin bench_genome -- [--hg38] [--fasta FILE]
 //! ```
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+
+#[path = "../synth.rs"]
+mod synth;
 use omicsdb_storage::{GenomeIngest, Store};
 use rand::{Rng, SeedableRng};
 
@@ -125,58 +126,6 @@ fn compare(fasta: &Path, work: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes a synthetic genome with hg38's chromosome sizes: ~41% GC, soft-masked
-/// runs, N runs at the ends and in the middle (fixed seed).
-fn synth_hg38(sizes: &Path, out: &Path) -> Result<u64> {
-    let text = std::fs::read_to_string(sizes)?;
-    let mut w = BufWriter::with_capacity(1 << 22, File::create(out)?);
-    let mut rng = rand::rngs::StdRng::seed_from_u64(38);
-    let mut total = 0;
-    let mut line = Vec::with_capacity(61);
-    for l in text.lines() {
-        let mut it = l.split('\t');
-        let (Some(name), Some(len)) = (it.next(), it.next()) else { continue };
-        let len: u64 = len.trim().parse()?;
-        writeln!(w, ">{name}")?;
-        let mut masked = false;
-        let mut run_left = 0u64;
-        for pos in 0..len {
-            if run_left == 0 {
-                masked = rng.random_bool(0.5);
-                run_left = rng.random_range(50..600);
-            }
-            run_left -= 1;
-            let edge = pos < 10_000 || len - pos <= 10_000 || (pos / 1_000_000) % 50 == 7 && pos % 1_000_000 < 50_000;
-            let r: u32 = rng.random_range(0..1000);
-            let b = if edge {
-                b'N'
-            } else if r < 205 {
-                b'G'
-            } else if r < 410 {
-                b'C'
-            } else if r < 705 {
-                b'A'
-            } else {
-                b'T'
-            };
-            line.push(if masked && b != b'N' { b.to_ascii_lowercase() } else { b });
-            if line.len() == 60 {
-                line.push(b'\n');
-                w.write_all(&line)?;
-                line.clear();
-            }
-        }
-        if !line.is_empty() {
-            line.push(b'\n');
-            w.write_all(&line)?;
-            line.clear();
-        }
-        total += len;
-    }
-    w.flush()?;
-    Ok(total)
-}
-
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -187,7 +136,8 @@ fn peak_rss_kib() -> u64 {
 fn hg38(root: &Path, work: &Path) -> Result<()> {
     let fasta = work.join("hg38_synthetic.fa");
     let t = Instant::now();
-    let bp = synth_hg38(&root.join("data/chrom_sizes/hg38.chrom.sizes"), &fasta)?;
+    let sizes = synth::chrom_sizes(&root.join("data/chrom_sizes/hg38.chrom.sizes"))?;
+    let bp = synth::genome(&sizes, &fasta, 38)?;
     println!("synthesized {bp} bp in {:.0} s ({} bytes)", t.elapsed().as_secs_f64(), std::fs::metadata(&fasta)?.len());
     let before = peak_rss_kib();
     let (store, secs) = ingest(&fasta, &work.join("db"))?;

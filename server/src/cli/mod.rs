@@ -2,6 +2,8 @@
 
 mod info;
 mod ingest;
+mod model;
+mod serve;
 mod sql;
 mod windows;
 
@@ -31,10 +33,28 @@ pub enum Command {
     /// Manage window sets.
     #[command(subcommand)]
     Windows(windows::WindowsCommand),
+    /// Manage tracks.
+    #[command(subcommand)]
+    Track(TrackCommand),
     /// Print assemblies, window sets and tracks.
     Info,
+    /// Serve the database over the PostgreSQL wire protocol.
+    Serve(serve::ServeArgs),
+    /// Import, list and choose models.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
     /// Run SQL (one query, or an interactive prompt without one).
     Sql(sql::SqlArgs),
+}
+
+/// Track commands.
+#[derive(Debug, Subcommand)]
+pub enum TrackCommand {
+    /// Drop a track and free its files.
+    Drop {
+        /// Track name.
+        name: String,
+    },
 }
 
 /// Runs a parsed command line.
@@ -44,7 +64,14 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Ingest(cmd) => ingest::run(&db, cmd),
         Command::Windows(cmd) => windows::run(&db, cmd),
         Command::Info => info::run(&db),
+        Command::Track(TrackCommand::Drop { name }) => {
+            db.drop_track(&name)?;
+            println!("dropped track {name}");
+            Ok(())
+        }
         Command::Sql(args) => sql::run(&db, args),
+        Command::Model(cmd) => model::run(&db, cmd),
+        Command::Serve(args) => serve::run(&db, args),
     }
 }
 

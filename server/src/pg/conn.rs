@@ -135,8 +135,8 @@ pub(crate) async fn serve_connection(tcp: TcpStream, shared: Arc<Shared>) {
 
     let handlers = &shared.handlers;
     let startup_handler = handlers.startup_handler();
-    let simple_handler = handlers.simple_query_handler();
-    let extended_handler = handlers.extended_query_handler();
+    let simple_handler = handlers.service.clone();
+    let extended_handler = handlers.service.clone();
     let copy_handler = handlers.copy_handler();
     let cancel_handler = handlers.cancel_handler();
     let error_handler = handlers.error_handler();

@@ -210,7 +210,9 @@ mod tests {
 
     #[test]
     fn parses_all_forms() {
-        let ok = |t: &str| parse(t).unwrap();
+        fn ok(t: &str) -> ParsedRegion<'_> {
+            parse(t).unwrap()
+        }
         assert_eq!(ok("chr1:1,000-2,000"), ParsedRegion { chrom: "chr1", start: 999, end: Some(2000) });
         assert_eq!(ok(" chrX:1-1 "), ParsedRegion { chrom: "chrX", start: 0, end: Some(1) });
         assert_eq!(ok("chr1"), ParsedRegion { chrom: "chr1", start: 0, end: None });

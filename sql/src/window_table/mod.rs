@@ -7,7 +7,6 @@
 mod region_filter;
 mod scan;
 
-use std::any::Any;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -84,10 +83,6 @@ impl WindowTable {
 
 #[async_trait]
 impl TableProvider for WindowTable {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn schema(&self) -> SchemaRef {
         Arc::clone(&self.schema)
     }

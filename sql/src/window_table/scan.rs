@@ -396,7 +396,7 @@ impl ScanJob {
         for (&s, &e) in starts.iter().zip(ends) {
             let seq = self
                 .genome
-                .sequence(chrom, s as u64, e as u64, true)
+                .sequence(chrom, s as u64, e as u64, false)
                 .map_err(|e| DataFusionError::External(Box::new(e)))?;
             // The store only ever holds ASCII letters.
             b.append_value(String::from_utf8_lossy(&seq));

@@ -23,6 +23,7 @@ impl BigWigReader {
         let file = File::open(path).map_err(|e| StorageError::io(path, e))?;
         let inner = BigWigRead::open(ReopenableFile { path: path.to_path_buf(), file })
             .map_err(|e| StorageError::format(path, None, format!("not a readable bigWig (truncated or corrupt?): {e}")))?;
+        check_offsets(path)?;
         Ok(Self { path: path.to_path_buf(), inner })
     }
 
@@ -49,6 +50,41 @@ impl BigWigReader {
         }
         Ok(n)
     }
+}
+
+/// Checks that every offset in the bigWig header (data, index, zoom levels)
+/// lies inside the file: a file cut short can otherwise still read its data
+/// section while its index or zoom levels are gone.
+fn check_offsets(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut f = File::open(path).map_err(|e| StorageError::io(path, e))?;
+    let len = f.metadata().map_err(|e| StorageError::io(path, e))?.len();
+    let mut head = [0u8; 64];
+    f.read_exact(&mut head).map_err(|_| StorageError::format(path, None, "truncated bigWig: shorter than its 64-byte header"))?;
+    let le = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) == crate::tracks::format::BIGWIG_MAGIC;
+    let u64_at = |b: &[u8], at: usize| {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(&b[at..at + 8]);
+        if le { u64::from_le_bytes(x) } else { u64::from_be_bytes(x) }
+    };
+    let zoom_levels = if le { u16::from_le_bytes([head[6], head[7]]) } else { u16::from_be_bytes([head[6], head[7]]) } as usize;
+    let mut offsets = vec![("chromosome tree", u64_at(&head, 8)), ("data", u64_at(&head, 16)), ("index", u64_at(&head, 24))];
+    let mut zooms = vec![0u8; 24 * zoom_levels];
+    f.read_exact(&mut zooms).map_err(|_| StorageError::format(path, None, "truncated bigWig: zoom headers missing"))?;
+    for z in zooms.chunks(24) {
+        offsets.push(("zoom data", u64_at(z, 8)));
+        offsets.push(("zoom index", u64_at(z, 16)));
+    }
+    for (what, off) in offsets {
+        if off >= len {
+            return Err(StorageError::format(
+                path,
+                None,
+                format!("truncated or corrupt bigWig: its {what} starts at byte {off} but the file has {len} bytes"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Writes a bigWig at `path` with chromosome sizes `chroms`, from `values`

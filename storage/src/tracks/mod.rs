@@ -36,3 +36,6 @@ pub mod wig;
 pub use chroms::{ChromResolver, Skipped};
 pub use format::TrackFormat;
 pub use ingest::{RESERVED_COLUMNS, TrackIngest, TrackReport, aggregate_stored_track, drop_track, ingest_track};
+
+#[cfg(test)]
+mod tests;

@@ -35,3 +35,21 @@ pub fn write_track_file(path: &Path, schema: &SchemaRef, values: &[Vec<Option<f3
     }
     sink.finish()
 }
+
+/// Reads a track file back: `values[column][window]`, in schema order.
+pub fn read_track_file(path: &Path) -> Result<Vec<Vec<Option<f32>>>> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let data_err = |e: &dyn std::fmt::Display| StorageError::Data { path: path.to_path_buf(), message: e.to_string() };
+    let file = std::fs::File::open(path).map_err(|e| StorageError::io(path, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| data_err(&e))?.build().map_err(|e| data_err(&e))?;
+    let mut out: Vec<Vec<Option<f32>>> = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| data_err(&e))?;
+        out.resize(batch.num_columns(), Vec::new());
+        for (i, col) in batch.columns().iter().enumerate() {
+            let a = col.as_any().downcast_ref::<Float32Array>().ok_or_else(|| data_err(&"not a Float32 track column"))?;
+            out[i].extend(a.iter());
+        }
+    }
+    Ok(out)
+}

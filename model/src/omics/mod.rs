@@ -1,0 +1,27 @@
+//! The Hyena omics model: a HyenaDNA backbone over a window's tokens (plus flanking
+//! context), mean-pooled over every position, and a linear multi-task head with one
+//! output per training track.
+//!
+//! * [`spec`]: what the head predicts ([`OmicsSpec`], [`OmicsTrack`]), the input
+//!   geometry (window, flanks, tiling of long regions) and the output scaling.
+//! * [`net`]: [`OmicsNet`], the trainable network (candle `Var`s, autograd through the
+//!   long convolution's custom-op backward).
+//! * [`loss`]: the multi-task loss (MSE on `log1p` signal, BCE on peaks).
+//! * [`predictor`]: [`OmicsPredictor`], inference with the fused HyenaDNA kernels.
+//!
+//! A saved model directory holds `model.safetensors` (`hyena.backbone.*` as in the HF
+//! port, plus `head.weight` `[T, D]` and `head.bias` `[T]`) and `config.json`: the flat
+//! HyenaDNA config with an extra `"omics"` object ([`OmicsSpec`]), so the backbone also
+//! loads with [`crate::HyenaDna::load`].
+
+pub mod loss;
+pub mod net;
+pub mod predictor;
+pub mod spec;
+
+pub use net::OmicsNet;
+pub use predictor::{OmicsHead, OmicsPredictor};
+pub use spec::{OmicsSpec, OmicsTrack, TrackKind};
+
+/// Architecture name recorded in the model catalog for omics models.
+pub const ARCHITECTURE: &str = "hyena_omics";

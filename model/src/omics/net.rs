@@ -1,0 +1,263 @@
+//! The trainable omics network: HyenaDNA backbone as candle `Var`s, mean pooling and a
+//! linear head. Its forward pass uses plain candle ops (differentiable LayerNorm, GELU)
+//! and the Hyena operator in training mode (the filter recomputed through autograd, the
+//! long convolution through its custom-op backward), so `loss.backward()` reaches every
+//! weight; it computes the same function as the fused inference path
+//! ([`crate::HyenaDna::forward_hidden`]), which a test checks.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::ops::layer_norm_slow;
+use candle_nn::{Embedding, Linear, Module, VarBuilder, VarMap, linear};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::hyena::HyenaOperator;
+use crate::{Config, ModelError};
+
+/// Key prefix of the backbone tensors (the HF-port layout).
+pub const BACKBONE: &str = "hyena.backbone";
+
+/// State-dict keys that are fixed buffers in the reference and are not trained.
+const FROZEN_SUFFIXES: [&str; 3] = ["pos_emb.z", "pos_emb.t", "modulation.deltas"];
+
+struct Norm {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Norm {
+    fn new(d: usize, vb: VarBuilder) -> candle_core::Result<Self> {
+        Ok(Self { weight: vb.get(d, "weight")?, bias: vb.get(d, "bias")? })
+    }
+    fn forward(&self, x: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
+        layer_norm_slow(x, &self.weight, &self.bias, eps as f32)
+    }
+}
+
+struct TrainBlock {
+    norm1: Norm,
+    mixer: HyenaOperator,
+    norm2: Norm,
+    fc1: Linear,
+    fc2: Linear,
+}
+
+/// The omics network over a [`VarMap`] (backbone `hyena.backbone.*`, head `head.*`).
+pub struct OmicsNet {
+    cfg: Config,
+    varmap: VarMap,
+    embeddings: Embedding,
+    blocks: Vec<TrainBlock>,
+    ln_f: Norm,
+    head: Linear,
+    outputs: usize,
+    device: Device,
+}
+
+impl std::fmt::Debug for OmicsNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OmicsNet").field("cfg", &self.cfg).field("outputs", &self.outputs).finish()
+    }
+}
+
+impl OmicsNet {
+    /// Builds the network from a backbone state dict (`hyena.backbone.*`, e.g.
+    /// [`crate::hyena::init::random_state_dict`] or a loaded checkpoint) and either the
+    /// head tensors in `state` (`head.weight`, `head.bias`) or a fresh seeded head of
+    /// `outputs` rows (uniform ±1/√D, bias `head_bias`).
+    pub fn from_state(
+        cfg: &Config,
+        state: HashMap<String, Tensor>,
+        outputs: usize,
+        head_bias: &[f32],
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        let varmap = VarMap::new();
+        {
+            let mut data = varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+            for (key, t) in state {
+                // Accept the standalone/Lightning prefixes too.
+                let key = ["model.backbone.", "backbone."]
+                    .iter()
+                    .find_map(|p| key.strip_prefix(p).map(|rest| format!("{BACKBONE}.{rest}")))
+                    .unwrap_or(key);
+                if key.starts_with(BACKBONE) || key.starts_with("head.") {
+                    data.insert(key, Var::from_tensor(&t.to_dtype(DType::F32)?.to_device(device)?)?);
+                }
+            }
+            if !data.contains_key("head.weight") {
+                let mut rng = StdRng::seed_from_u64(seed ^ 0x6f6d_6963_73);
+                let bound = 1.0 / (cfg.d_model as f64).sqrt();
+                let w: Vec<f32> =
+                    (0..outputs * cfg.d_model).map(|_| rng.random_range(-bound..bound) as f32).collect();
+                data.insert("head.weight".into(), Var::from_vec(w, (outputs, cfg.d_model), device)?);
+                let mut b = head_bias.to_vec();
+                b.resize(outputs, 0.0);
+                data.insert("head.bias".into(), Var::from_vec(b, outputs, device)?);
+            }
+        }
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
+        let backbone = vb.pp(BACKBONE);
+        let d = cfg.d_model;
+        let embeddings =
+            Embedding::new(backbone.get((cfg.padded_vocab_size(), d), "embeddings.word_embeddings.weight")?, d);
+        let mut blocks = Vec::with_capacity(cfg.n_layer);
+        for l in 0..cfg.n_layer {
+            let b = backbone.pp("layers").pp(l);
+            blocks.push(TrainBlock {
+                norm1: Norm::new(d, b.pp("norm1"))?,
+                mixer: HyenaOperator::new(cfg, b.pp("mixer"))?,
+                norm2: Norm::new(d, b.pp("norm2"))?,
+                fc1: linear(d, cfg.d_inner, b.pp("mlp.fc1"))?,
+                fc2: linear(cfg.d_inner, d, b.pp("mlp.fc2"))?,
+            });
+        }
+        let ln_f = Norm::new(d, backbone.pp("ln_f"))?;
+        let head = linear(d, outputs, vb.pp("head"))?;
+        Ok(Self { cfg: cfg.clone(), varmap, embeddings, blocks, ln_f, head, outputs, device: device.clone() })
+    }
+
+    /// A randomly initialised network of the config's shape (seeded, deterministic).
+    pub fn random(cfg: &Config, outputs: usize, head_bias: &[f32], seed: u64, device: &Device) -> Result<Self, ModelError> {
+        let state = crate::hyena::init::random_state_dict(cfg, seed, device)?;
+        Self::from_state(cfg, state, outputs, head_bias, seed, device)
+    }
+
+    /// The backbone config.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Number of head outputs.
+    pub fn outputs(&self) -> usize {
+        self.outputs
+    }
+
+    /// The trainable variables (every weight but the fixed positional and modulation
+    /// buffers), sorted by name so optimisation is deterministic.
+    pub fn trainable_vars(&self) -> Vec<Var> {
+        let data = self.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+        let mut named: Vec<(&String, &Var)> =
+            data.iter().filter(|(k, _)| !FROZEN_SUFFIXES.iter().any(|s| k.ends_with(s))).collect();
+        named.sort_by(|a, b| a.0.cmp(b.0));
+        named.into_iter().map(|(_, v)| v.clone()).collect()
+    }
+
+    /// Final hidden states `[B, L, D]` after `ln_f` for token ids `[B, L]` (u32).
+    pub fn hidden(&self, ids: &Tensor) -> Result<Tensor, ModelError> {
+        let len = ids.dim(1)?;
+        if len > self.cfg.max_seq_len {
+            return Err(ModelError::SequenceTooLong { len, l_max: self.cfg.max_seq_len });
+        }
+        let eps = self.cfg.layer_norm_epsilon;
+        let mut r = self.embeddings.forward(ids)?;
+        for b in &self.blocks {
+            let mixed = b.mixer.forward_trace(&b.norm1.forward(&r, eps)?, true)?.out;
+            let a = (r + mixed)?;
+            let mlp = b.fc2.forward(&b.fc1.forward(&b.norm2.forward(&a, eps)?)?.gelu()?)?;
+            r = (a + mlp)?;
+        }
+        Ok(self.ln_f.forward(&r, eps)?)
+    }
+
+    /// Raw head outputs `[B, T]`: the mean of the hidden states over all positions,
+    /// through the linear head.
+    pub fn forward(&self, ids: &Tensor) -> Result<Tensor, ModelError> {
+        let pooled = self.hidden(ids)?.mean(1)?;
+        Ok(self.head.forward(&pooled)?)
+    }
+
+    /// Rebuilds the Hyena operators from the current variable values. The operator keeps
+    /// a re-laid-out copy of its short-filter taps, so after the variables change
+    /// (optimiser step, [`Self::load_weights`]) the copy must be refreshed.
+    pub fn refresh(&mut self) -> Result<(), ModelError> {
+        let vb = VarBuilder::from_varmap(&self.varmap, DType::F32, &self.device);
+        for (l, block) in self.blocks.iter_mut().enumerate() {
+            block.mixer = HyenaOperator::new(&self.cfg, vb.pp(BACKBONE).pp("layers").pp(l).pp("mixer"))?;
+        }
+        Ok(())
+    }
+
+    /// Every weight by key (without the unused `lm_head`), for saving.
+    pub fn state(&self) -> HashMap<String, Tensor> {
+        let data = self.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+        data.iter().filter(|(k, _)| *k != "lm_head.weight").map(|(k, v)| (k.clone(), v.as_tensor().detach())).collect()
+    }
+
+    /// Writes the weights as safetensors.
+    pub fn save(&self, file: &Path) -> Result<(), ModelError> {
+        candle_core::safetensors::save(&self.state(), file)
+            .map_err(|source| ModelError::Weights { file: file.to_path_buf(), source })
+    }
+
+    /// Overwrites the weights with a file written by [`Self::save`] (resume).
+    pub fn load_weights(&mut self, file: &Path) -> Result<(), ModelError> {
+        let wrap = |source| ModelError::Weights { file: file.to_path_buf(), source };
+        let loaded = candle_core::safetensors::load(file, &Device::Cpu).map_err(wrap)?;
+        let data = self.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+        for (key, var) in data.iter() {
+            if key == "lm_head.weight" {
+                continue;
+            }
+            let t = loaded.get(key).ok_or_else(|| ModelError::MissingTensor {
+                file: file.to_path_buf(),
+                key: key.clone(),
+                prefixes: String::new(),
+            })?;
+            var.set(&t.to_device(var.device()).map_err(wrap)?).map_err(wrap)?;
+        }
+        drop(data);
+        self.refresh()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::HyenaDna;
+
+    pub(crate) fn tiny_config(len: usize) -> Config {
+        let json = format!(
+            r#"{{"d_model":16,"n_layer":2,"d_inner":32,"vocab_size":12,"max_seq_len":{len},"filter_order":16}}"#
+        );
+        Config::from_json_str(&json, Path::new("tiny.json")).unwrap()
+    }
+
+    /// The differentiable training path computes what the fused inference path does.
+    #[test]
+    fn training_forward_matches_inference_backbone() {
+        let cfg = tiny_config(40);
+        let dev = Device::Cpu;
+        let state = crate::hyena::init::random_state_dict(&cfg, 3, &dev).unwrap();
+        let reference = HyenaDna::new(&cfg, VarBuilder::from_tensors(state.clone(), DType::F32, &dev)).unwrap();
+        let net = OmicsNet::from_state(&cfg, state, 2, &[0.0, 0.0], 3, &dev).unwrap();
+        let ids: Vec<u32> = (0..2 * 40).map(|i| 7 + (i * 7 % 5) as u32).collect();
+        let ids = Tensor::from_vec(ids, (2, 40), &dev).unwrap();
+        let a = net.hidden(&ids).unwrap();
+        let b = reference.forward_hidden(&ids).unwrap();
+        let diff: f32 = (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar().unwrap();
+        assert!(diff < 1e-4, "max diff {diff}");
+        assert_eq!(net.forward(&ids).unwrap().dims(), &[2, 2]);
+    }
+
+    #[test]
+    fn save_and_load_round_trip() {
+        let cfg = tiny_config(16);
+        let dev = Device::Cpu;
+        let a = OmicsNet::random(&cfg, 3, &[], 1, &dev).unwrap();
+        let mut b = OmicsNet::random(&cfg, 3, &[], 2, &dev).unwrap();
+        let dir = std::env::temp_dir().join(format!("omics-net-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("w.safetensors");
+        a.save(&file).unwrap();
+        b.load_weights(&file).unwrap();
+        let ids = Tensor::from_vec(vec![7u32; 16], (1, 16), &dev).unwrap();
+        let (ya, yb) = (a.forward(&ids).unwrap(), b.forward(&ids).unwrap());
+        assert_eq!(ya.to_vec2::<f32>().unwrap(), yb.to_vec2::<f32>().unwrap());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -1,0 +1,128 @@
+//! Inference for a saved omics model: the backbone through the fused HyenaDNA kernels,
+//! mean pooling and the head; optional reverse-complement averaging.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+
+use super::spec::OmicsSpec;
+use crate::{Config, HyenaDna, ModelError};
+
+/// The head of a saved omics model (`head.weight` `[T, D]`, `head.bias` `[T]`) with its
+/// spec; runs on the final hidden states of any backbone of width `D`.
+#[derive(Debug)]
+pub struct OmicsHead {
+    weight: Tensor,
+    bias: Tensor,
+    /// What the outputs are.
+    pub spec: OmicsSpec,
+}
+
+/// A loaded omics model ready for inference.
+#[derive(Debug)]
+pub struct OmicsPredictor {
+    /// The backbone.
+    pub backbone: HyenaDna,
+    /// The head.
+    pub head: OmicsHead,
+}
+
+impl OmicsHead {
+    /// Reads the head tensors from a weights file and checks them against `spec` and `d_model`.
+    pub fn load(weights: &Path, spec: OmicsSpec, d_model: usize, device: &Device) -> Result<Self, ModelError> {
+        let wrap = |source| ModelError::Weights { file: weights.to_path_buf(), source };
+        let tensors = candle_core::safetensors::load(weights, device).map_err(wrap)?;
+        let get = |key: &str| {
+            tensors.get(key).cloned().ok_or_else(|| ModelError::MissingTensor {
+                file: weights.to_path_buf(),
+                key: key.into(),
+                prefixes: "(none)".into(),
+            })
+        };
+        let weight = get("head.weight")?.to_dtype(DType::F32)?;
+        let bias = get("head.bias")?.to_dtype(DType::F32)?;
+        let (rows, d) = weight.dims2()?;
+        if rows != spec.tracks.len() || d != d_model {
+            return Err(ModelError::BadShape {
+                what: "head.weight".into(),
+                expected: format!("[{} tracks, d_model {d_model}]", spec.tracks.len()),
+                got: vec![rows, d],
+            });
+        }
+        Ok(Self { weight, bias, spec })
+    }
+
+    /// Raw outputs `[B, T]` for ids `[B, L]` through `backbone`: mean-pooled final hidden
+    /// states, then the head; averaged with the reverse complement when `rc_average`.
+    pub fn forward_raw(&self, backbone: &HyenaDna, ids: &Tensor, rc_average: bool) -> Result<Tensor, ModelError> {
+        let one = |ids: &Tensor| -> Result<Tensor, ModelError> {
+            let pooled = backbone.forward_hidden(ids)?.mean(1)?.to_dtype(DType::F32)?;
+            Ok(pooled.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?)
+        };
+        let fwd = one(ids)?;
+        if !rc_average {
+            return Ok(fwd);
+        }
+        let rev = one(&reverse_complement_ids(ids)?)?;
+        Ok(((fwd + rev)? * 0.5)?)
+    }
+
+    /// Per row, every track's prediction in the track's units
+    /// ([`OmicsSpec::decode_output`]), reverse-complement averaged if the spec says so.
+    pub fn predict(&self, backbone: &HyenaDna, ids: &Tensor) -> Result<Vec<Vec<f32>>, ModelError> {
+        let raw = self.forward_raw(backbone, ids, self.spec.rc_average)?.to_vec2::<f32>()?;
+        Ok(raw
+            .into_iter()
+            .map(|row| row.iter().enumerate().map(|(t, &v)| self.spec.decode_output(t, v)).collect())
+            .collect())
+    }
+}
+
+/// Token-level reverse complement of ids `[B, L]` (A↔T, C↔G, others unchanged).
+pub fn reverse_complement_ids(ids: &Tensor) -> candle_core::Result<Tensor> {
+    let (b, l) = ids.dims2()?;
+    let rows = ids.to_dtype(DType::U32)?.to_vec2::<u32>()?;
+    let mut out = Vec::with_capacity(b * l);
+    for row in rows {
+        out.extend(row.iter().rev().map(|&t| match t {
+            7 => 10,
+            10 => 7,
+            8 => 9,
+            9 => 8,
+            other => other,
+        }));
+    }
+    Tensor::from_vec(out, (b, l), ids.device())
+}
+
+impl OmicsPredictor {
+    /// Loads `config.json` (with its `"omics"` object) and `model.safetensors` from a
+    /// model directory.
+    pub fn load(dir: &Path, device: &Device) -> Result<Self, ModelError> {
+        let file = dir.join("config.json");
+        let text = std::fs::read_to_string(&file).map_err(|source| ModelError::Io { path: file.clone(), source })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| ModelError::Config { file: file.clone(), message: e.to_string() })?;
+        let spec = OmicsSpec::from_config_json(&value, &file)?;
+        let cfg = Config::from_json_str(&text, &file)?;
+        let weights = dir.join("model.safetensors");
+        let backbone = HyenaDna::load_weights(&cfg, &weights, device, DType::F32)?;
+        Self::with_backbone(backbone, &weights, spec)
+    }
+
+    /// Wraps an already loaded backbone; reads the head from `weights`.
+    pub fn with_backbone(backbone: HyenaDna, weights: &Path, spec: OmicsSpec) -> Result<Self, ModelError> {
+        let head = OmicsHead::load(weights, spec, backbone.config().d_model, &backbone.device().clone())?;
+        Ok(Self { backbone, head })
+    }
+
+    /// Raw head outputs `[B, T]` for ids `[B, L]`.
+    pub fn forward_raw(&self, ids: &Tensor, rc_average: bool) -> Result<Tensor, ModelError> {
+        self.head.forward_raw(&self.backbone, ids, rc_average)
+    }
+
+    /// Per row, every track's prediction in the track's units.
+    pub fn predict(&self, ids: &Tensor) -> Result<Vec<Vec<f32>>, ModelError> {
+        self.head.predict(&self.backbone, ids)
+    }
+}

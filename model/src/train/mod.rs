@@ -1,0 +1,19 @@
+//! Training and evaluation of omics models on CPU (or any candle device).
+//!
+//! * [`dataset`]: windows as token ids plus encoded targets ([`Dataset`]).
+//! * [`trainer`]: the AdamW loop with per-epoch checkpoints, resume and early stopping.
+//! * [`metrics`]: Pearson r, AUROC, AUPRC, and per-track evaluation.
+//! * [`baseline`]: the k-mer count baseline (ridge for signal, L2 logistic regression for
+//!   peaks), solved by hand on small dense matrices (Cholesky / Newton).
+
+pub mod baseline;
+pub mod dataset;
+pub mod metrics;
+pub mod trainer;
+
+#[cfg(test)]
+mod acceptance;
+
+pub use dataset::Dataset;
+pub use metrics::{TrackMetrics, evaluate_tracks};
+pub use trainer::{EpochReport, TrainOptions, TrainReport, train};

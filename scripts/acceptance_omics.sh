@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The omics acceptance benchmark: generate the synthetic task (fixed seed), ingest it,
+# train a Hyena omics model on chr1-chr4 (chr5 validates, chr6 is held out), and time
+# predict_omics through SQL over a whole chromosome.
+#   scripts/acceptance_omics.sh [DB_DIR] [extra omicsdb train args...]
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$OMICSDB_ROOT"
+cargo build --release --locked -p omicsdb-server --bin omicsdb
+OMICSDB="$CARGO_TARGET_DIR/release/omicsdb"
+DB="${1:-acceptance-omics-db}"; shift || true
+DATA="$DB.inputs"
+rm -rf "$DB" "$DATA"
+python3 scripts/acceptance_omics.py "$DATA" --seed 7
+export OMICSDB_DB="$DB"
+set -x
+"$OMICSDB" ingest genome --assembly syn6 --window 1000 --stride 1000 "$DATA/genome.fa"
+for t in liver blood muscle; do
+  "$OMICSDB" ingest track --assembly syn6 --name "${t}_atac_peaks" --assay ATAC-seq --tissue "$t" --kind peaks "$DATA/$t.peaks.bed"
+  "$OMICSDB" ingest track --assembly syn6 --name "${t}_h3k27ac" --assay ChIP-seq --target H3K27ac --tissue "$t" --kind signal "$DATA/$t.signal.bedGraph"
+done
+time "$OMICSDB" train --model syn_omics --holdout-chroms chr6 --valid-chroms chr5 \
+  --epochs 6 --batch-size 32 --lr 2e-3 --d-model 32 --n-layer 2 --seed 1 "$@"
+"$OMICSDB" model show syn_omics
+time "$OMICSDB" sql "SELECT count(*) AS n, avg(predict_omics(region, 'liver', 'atac_seq')) AS mean_p FROM windows WHERE chrom = 'chr6'"

@@ -1,0 +1,158 @@
+//! `omicsdb train`: train a Hyena omics model on the database's windows and tracks,
+//! evaluate it on held-out chromosomes beside a k-mer baseline, and register it.
+
+use anyhow::Result;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use omicsdb::Database;
+use omicsdb::train::{TrainEvent, TrainOpts, train_omics};
+use omicsdb_storage::models::ModelMeta;
+
+/// Arguments of `omicsdb train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Name to register the model under (a new version if it exists).
+    #[arg(long)]
+    pub model: String,
+    /// Start the backbone from this imported HyenaDNA model (NAME or NAME@VERSION)
+    /// instead of random weights.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Window set to train on.
+    #[arg(long, default_value = "windows")]
+    pub window_set: String,
+    /// Tracks to predict (comma-separated; default: every track on the window set).
+    #[arg(long, value_delimiter = ',')]
+    pub tracks: Vec<String>,
+    /// Only the tracks of these tissues (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub tissues: Vec<String>,
+    /// Held-out test chromosomes (comma-separated).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub holdout_chroms: Vec<String>,
+    /// Validation chromosomes for early stopping (default: a seeded tenth of the
+    /// training windows).
+    #[arg(long, value_delimiter = ',')]
+    pub valid_chroms: Vec<String>,
+    /// Maximum epochs.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Windows per optimiser step.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// AdamW learning rate.
+    #[arg(long, default_value_t = 2e-3)]
+    pub lr: f64,
+    /// Seed (initialisation, split, shuffles).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Epochs without validation improvement before stopping.
+    #[arg(long, default_value_t = 3)]
+    pub patience: usize,
+    /// Continue an interrupted run from its last epoch checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Flanking bases added on each side of a window.
+    #[arg(long, default_value_t = 0)]
+    pub flank: usize,
+    /// Backbone width of a randomly initialised model.
+    #[arg(long, default_value_t = 32)]
+    pub d_model: usize,
+    /// Backbone depth of a randomly initialised model.
+    #[arg(long, default_value_t = 2)]
+    pub n_layer: usize,
+    /// At most this many windows per split (seeded subsample).
+    #[arg(long)]
+    pub max_windows: Option<usize>,
+    /// Average forward and reverse-complement predictions at inference.
+    #[arg(long)]
+    pub rc_average: bool,
+    /// Note stored with the model.
+    #[arg(long, default_value = "")]
+    pub note: String,
+}
+
+/// Runs `omicsdb train`.
+pub fn run(db: &Database, args: TrainArgs) -> Result<()> {
+    let opts = TrainOpts {
+        model: args.model,
+        from: args.from,
+        window_set: args.window_set,
+        tracks: args.tracks,
+        tissues: args.tissues,
+        holdout_chroms: args.holdout_chroms,
+        valid_chroms: args.valid_chroms,
+        flank_bp: args.flank,
+        d_model: args.d_model,
+        n_layer: args.n_layer,
+        max_windows: args.max_windows,
+        rc_average: args.rc_average,
+        train: omicsdb_model_options(args.epochs, args.batch_size, args.lr, args.seed, args.patience, args.resume),
+        note: args.note,
+    };
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut epoch = 0;
+    let mut on_event = |e: &TrainEvent| match e {
+        TrainEvent::Loaded { train, valid, test, input_len } => {
+            bar.println(format!("windows: {train} train, {valid} valid, {test} held out; input {input_len} bp"));
+        }
+        TrainEvent::Step(p) => {
+            if p.epoch != epoch {
+                epoch = p.epoch;
+                bar.set_length(p.steps as u64);
+                bar.set_prefix(p.epoch.to_string());
+            }
+            bar.set_position(p.step as u64);
+            bar.set_message(format!("loss {:.4}  {:.1} windows/s", p.loss, p.windows_per_s));
+        }
+        TrainEvent::Evaluating => bar.println("evaluating on the held-out chromosomes"),
+    };
+    let out = super::runtime()?.block_on(train_omics(db, &opts, &mut on_event))?;
+    bar.finish_and_clear();
+    for e in &out.report.epochs {
+        println!(
+            "epoch {:>3}: train loss {:.4}  valid loss {:.4}  {:.1} windows/s",
+            e.epoch, e.train_loss, e.valid_loss, e.windows_per_s
+        );
+    }
+    println!(
+        "best epoch {}{}; held-out inference {:.1} windows/s",
+        out.report.best_epoch,
+        if out.report.stopped_early { " (stopped early)" } else { "" },
+        out.eval_windows_per_s
+    );
+    print_metrics(&out.meta);
+    println!("registered {} (architecture hyena_omics, sha256 {})", out.meta.label(), &out.meta.sha256[..12.min(out.meta.sha256.len())]);
+    Ok(())
+}
+
+fn omicsdb_model_options(epochs: usize, batch_size: usize, lr: f64, seed: u64, patience: usize, resume: bool) -> omicsdb::train::LoopOptions {
+    omicsdb::train::LoopOptions { epochs, batch_size, lr, seed, patience, resume, ..Default::default() }
+}
+
+/// Prints a model's held-out metrics beside the k-mer baseline's, one line per track.
+pub fn print_metrics(meta: &ModelMeta) {
+    let Some(tracks) = meta.metrics.get("tracks").and_then(|t| t.as_array()) else { return };
+    let f = |v: Option<&serde_json::Value>, k: &str| {
+        v.and_then(|v| v.get(k)).and_then(|x| x.as_f64()).map_or("-".to_string(), |x| format!("{x:.3}"))
+    };
+    println!("{:<28} {:<7} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}", "track", "kind", "pearson", "auroc", "auprc", "base_r", "base_roc", "base_prc");
+    for t in tracks {
+        let b = t.get("baseline");
+        println!(
+            "{:<28} {:<7} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}",
+            t.get("track").and_then(|v| v.as_str()).unwrap_or("?"),
+            t.get("kind").and_then(|v| v.as_str()).unwrap_or("?"),
+            f(Some(t), "pearson"),
+            f(Some(t), "auroc"),
+            f(Some(t), "auprc"),
+            f(b, "pearson"),
+            f(b, "auroc"),
+            f(b, "auprc"),
+        );
+    }
+}

@@ -1,0 +1,312 @@
+//! `omicsdb materialize` and `omicsdb plot` end to end, through the real
+//! binary: the lambda phage genome cut into six chromosomes, 256 bp windows,
+//! the micro HyenaDNA fixture (random weights) materialized through
+//! `hyena_loglik` and `hyena_embed`. A run killed with SIGKILL at several
+//! moments resumes to a table with every window exactly once; a re-run has
+//! nothing to do; bigWig exports read back (pyBigWig when installed, else
+//! bigtools) equal the Parquet values; a second concurrent run is refused.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Float32Type, Int64Type};
+use omicsdb::materialize::{self, MaterializationMeta};
+use omicsdb::{Database, GenomeIngest};
+use omicsdb_storage::models;
+use omicsdb_storage::tracks::{TrackIngest, ingest_track};
+
+use crate::support::{data_dir, omicsdb, omicsdb_bin, omicsdb_ok, rt};
+
+const CHROMS: usize = 6;
+const CHROM_BP: usize = 8000;
+
+/// A database with a six-chromosome genome (from lambda), one bedGraph track
+/// and the micro model; returns (tempdir, db path, windows per chromosome).
+fn setup() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut gz = flate2::read::GzDecoder::new(std::fs::File::open(data_dir().join("genome/lambda_virus.fa.gz")).unwrap());
+    let mut text = String::new();
+    gz.read_to_string(&mut text).unwrap();
+    let seq: String = text.lines().filter(|l| !l.starts_with('>')).collect();
+    let mut fasta = String::new();
+    let mut bedgraph = String::new();
+    for i in 0..CHROMS {
+        fasta.push_str(&format!(">c{}\n{}\n", i + 1, &seq[i * CHROM_BP..(i + 1) * CHROM_BP]));
+        bedgraph.push_str(&format!("c{}\t{}\t{}\t{}\n", i + 1, 1000, 3000, i as f32 + 0.5));
+    }
+    let fa = tmp.path().join("six.fa");
+    std::fs::write(&fa, fasta).unwrap();
+    let bg = tmp.path().join("signal.bedGraph");
+    std::fs::write(&bg, bedgraph).unwrap();
+    let path = tmp.path().join("db");
+    let db = Database::open(&path).unwrap();
+    db.ingest_genome(&GenomeIngest { assembly: "six".into(), path: fa, width: 256, stride: 256, window_set: None, replace: false })
+        .unwrap();
+    ingest_track(db.store(), &TrackIngest::new("six", "dnase_liver", &bg, "DNase-seq", "liver")).unwrap();
+    models::import_model(db.store(), "micro", &data_dir().join("fixtures/hyenadna/micro"), "random weights (test fixture)").unwrap();
+    (tmp, path)
+}
+
+fn windows_per_chrom() -> usize {
+    CHROM_BP.div_ceil(256)
+}
+
+fn spawn(db: &Path, args: &[&str]) -> Child {
+    Command::new(omicsdb_bin())
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn omicsdb")
+}
+
+/// Committed (`.parquet`) and in-progress (`.parquet.tmp`) partition files on disk.
+fn partition_files(db: &Path) -> (usize, usize) {
+    let mut done = 0;
+    let mut tmp = 0;
+    let Ok(dirs) = std::fs::read_dir(db.join("data/materialization")) else { return (0, 0) };
+    for d in dirs.flatten() {
+        for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
+            let name = f.file_name().to_string_lossy().to_string();
+            if name.ends_with(".parquet") {
+                done += 1;
+            } else if name.ends_with(".parquet.tmp") {
+                tmp += 1;
+            }
+        }
+    }
+    (done, tmp)
+}
+
+/// Kills `child` with SIGKILL once `ready` holds (or after `limit`); true if it was still running.
+fn kill_when(mut child: Child, limit: Duration, ready: impl Fn() -> bool) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit && !ready() {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    running
+}
+
+fn stored(db: &Path) -> Vec<MaterializationMeta> {
+    let db = Database::open(db).unwrap();
+    materialize::meta::list(db.store()).unwrap()
+}
+
+fn query(db: &Database, sql: &str) -> Vec<RecordBatch> {
+    rt().block_on(db.sql(sql)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// (chrom, start) → loglik of `predictions_micro`, asserting no window twice.
+fn predictions(db: &Database) -> BTreeMap<(String, i64), (i64, f32)> {
+    materialize::register(db).unwrap();
+    let mut out = BTreeMap::new();
+    for b in query(db, "SELECT chrom, start, \"end\", loglik FROM predictions_micro") {
+        let (c, s, e, v) = (
+            b.column(0).as_string::<i32>(),
+            b.column(1).as_primitive::<Int64Type>(),
+            b.column(2).as_primitive::<Int64Type>(),
+            b.column(3).as_primitive::<Float32Type>(),
+        );
+        for i in 0..b.num_rows() {
+            let prev = out.insert((c.value(i).to_string(), s.value(i)), (e.value(i), v.value(i)));
+            assert!(prev.is_none(), "window {}:{} stored twice", c.value(i), s.value(i));
+        }
+    }
+    out
+}
+
+const RUN: [&str; 7] = ["materialize", "--model", "micro", "--functions", "hyena_loglik,hyena_embed", "--log", "--chunk-windows=8"];
+
+#[test]
+fn a_killed_run_resumes_to_every_window_exactly_once() {
+    let (_tmp, db) = setup();
+    let total = CHROMS;
+    // Early: while loading the model or computing the first partition.
+    let early = kill_when(spawn(&db, &RUN), Duration::from_millis(150), || false);
+    // Mid-run: right after two partitions were committed.
+    let mid = kill_when(spawn(&db, &RUN), Duration::from_secs(120), || partition_files(&db).0 >= 2);
+    let after_mid = stored(&db)[0].partitions.len();
+    // While a partition file is being written.
+    let writing = kill_when(spawn(&db, &RUN), Duration::from_secs(120), || partition_files(&db).1 >= 1);
+    let after_writing = stored(&db)[0].partitions.len();
+    assert!(mid, "the mid-run kill must hit a running process");
+    assert!(after_mid >= 2 && after_mid < total, "killed after 2 commits, {after_mid} of {total} committed (early kill hit a running process: {early})");
+    assert!(writing && after_writing < total, "killed while writing: {after_writing} of {total} committed");
+
+    let out = omicsdb_ok(&db, &RUN);
+    assert!(out.contains("materialized micro@1 over windows"), "{out}");
+    let meta = &stored(&db)[0];
+    assert_eq!(meta.partitions.len(), total);
+    assert_eq!(partition_files(&db), (total, 0), "no uncommitted or orphaned files are left");
+
+    let handle = Database::open(&db).unwrap();
+    let got = predictions(&handle);
+    assert_eq!(got.len(), total * windows_per_chrom());
+    // The values are the SQL function's, window by window.
+    let direct = query(&handle, "SELECT chrom, start, CAST(hyena_loglik(upper(seq), 'micro@1') AS FLOAT) FROM windows");
+    let mut n = 0;
+    for b in &direct {
+        let (c, s, v) = (b.column(0).as_string::<i32>(), b.column(1).as_primitive::<Int64Type>(), b.column(2).as_primitive::<Float32Type>());
+        for i in 0..b.num_rows() {
+            assert_eq!(got[&(c.value(i).to_string(), s.value(i))].1, v.value(i), "{}:{}", c.value(i), s.value(i));
+            n += 1;
+        }
+    }
+    assert_eq!(n, got.len());
+    let emb = query(&handle, "SELECT count(*) FROM predictions_micro WHERE embedding IS NOT NULL AND array_length(embedding) = 32");
+    assert_eq!(emb[0].column(0).as_primitive::<Int64Type>().value(0) as usize, got.len());
+    drop(handle);
+
+    let again = omicsdb_ok(&db, &RUN);
+    assert!(again.contains("nothing to do"), "{again}");
+}
+
+fn python_has_pybigwig() -> bool {
+    Command::new("python3").args(["-c", "import pyBigWig"]).output().is_ok_and(|o| o.status.success())
+}
+
+/// (chrom → intervals) of a bigWig: pyBigWig when installed, else bigtools.
+fn read_bigwig(path: &Path, chroms: &[String]) -> (Vec<(String, u64)>, BTreeMap<String, Vec<(u64, u64, f32)>>) {
+    if python_has_pybigwig() {
+        let script = r#"
+import sys, json, pyBigWig
+bw = pyBigWig.open(sys.argv[1])
+out = {"chroms": list(bw.chroms().items()), "iv": {}}
+for c in sys.argv[2:]:
+    out["iv"][c] = bw.intervals(c) or []
+print(json.dumps(out))
+"#;
+        let o = Command::new("python3").arg("-c").arg(script).arg(path).args(chroms).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let sizes = v["chroms"].as_array().unwrap().iter().map(|p| (p[0].as_str().unwrap().to_string(), p[1].as_u64().unwrap())).collect();
+        let iv = chroms
+            .iter()
+            .map(|c| {
+                let rows = v["iv"][c].as_array().unwrap().iter().map(|r| (r[0].as_u64().unwrap(), r[1].as_u64().unwrap(), r[2].as_f64().unwrap() as f32)).collect();
+                (c.clone(), rows)
+            })
+            .collect();
+        (sizes, iv)
+    } else {
+        eprintln!("pyBigWig is not installed: reading the bigWig back with bigtools instead");
+        let mut r = omicsdb_storage::tracks::bigwig::BigWigReader::open(path).unwrap();
+        let sizes = r.chroms();
+        let mut iv = BTreeMap::new();
+        for c in chroms {
+            let mut rows = Vec::new();
+            r.for_each(c, |s, e, v| rows.push((s, e, v))).unwrap();
+            iv.insert(c.clone(), rows);
+        }
+        (sizes, iv)
+    }
+}
+
+#[test]
+fn exports_read_back_reruns_do_nothing_versions_coexist_and_runs_are_locked() {
+    let (tmp, db) = setup();
+    let bw_dir = tmp.path().join("tracks");
+    let bw = bw_dir.to_str().unwrap();
+    let args = ["materialize", "--model", "micro", "--functions", "hyena_loglik", "--bigwig-dir", bw, "--bedgraph"];
+    let out = omicsdb_ok(&db, &args);
+    assert!(out.contains("materialized micro@1") && out.contains("windows/s") && out.contains("micro_v1.loglik.bw"), "{out}");
+
+    // bigWig and bedGraph equal the Parquet values, with the assembly's sizes.
+    let chroms: Vec<String> = (1..=CHROMS).map(|i| format!("c{i}")).collect();
+    let (sizes, intervals) = read_bigwig(&bw_dir.join("micro_v1.loglik.bw"), &chroms);
+    assert_eq!(sizes.len(), CHROMS);
+    assert!(sizes.iter().all(|(_, len)| *len == CHROM_BP as u64), "{sizes:?}");
+    let handle = Database::open(&db).unwrap();
+    let parquet = predictions(&handle);
+    drop(handle);
+    let mut from_bw = BTreeMap::new();
+    for (c, rows) in &intervals {
+        for &(s, e, v) in rows {
+            from_bw.insert((c.clone(), s as i64), (e as i64, v));
+        }
+    }
+    assert_eq!(from_bw, parquet, "bigWig intervals = Parquet windows and values");
+    let bedgraph = std::fs::read_to_string(bw_dir.join("micro_v1.loglik.bedGraph")).unwrap();
+    assert_eq!(bedgraph.lines().count(), parquet.len());
+    let first = bedgraph.lines().next().unwrap();
+    let ((c, s), (e, v)) = parquet.iter().next().unwrap();
+    assert_eq!(first, format!("{c}\t{s}\t{e}\t{v}"));
+
+    // Idempotent: nothing to do, files kept.
+    let again = omicsdb_ok(&db, &args);
+    assert!(again.contains("nothing to do") && again.contains("kept"), "{again}");
+
+    // A new model version: a new materialization beside the old one, until --prune.
+    let handle = Database::open(&db).unwrap();
+    models::import_model(handle.store(), "micro", &data_dir().join("fixtures/hyenadna/micro"), "second version").unwrap();
+    drop(handle);
+    let v2 = omicsdb_ok(&db, &["materialize", "--model", "micro", "--functions", "hyena_loglik", "--chroms", "c1,c2"]);
+    assert!(v2.contains("materialized micro@2"), "{v2}");
+    let versions: Vec<u32> = stored(&db).iter().map(|m| m.model_version).collect();
+    assert_eq!(versions, vec![1, 2]);
+    let handle = Database::open(&db).unwrap();
+    materialize::register(&handle).unwrap();
+    let n = |sql: &str| query(&handle, sql)[0].column(0).as_primitive::<Int64Type>().value(0);
+    assert_eq!(n("SELECT count(*) FROM predictions_micro"), 2 * windows_per_chrom() as i64);
+    assert_eq!(n("SELECT count(*) FROM predictions_micro_v1"), (CHROMS * windows_per_chrom()) as i64);
+    assert_eq!(n("SELECT min(model_version) FROM predictions_micro"), 2);
+    drop(handle);
+    let pruned = omicsdb_ok(&db, &["materialize", "--model", "micro", "--functions", "hyena_loglik", "--chroms", "c1,c2", "--prune"]);
+    assert!(pruned.contains("nothing to do") && pruned.contains("pruned micro@1 on windows"), "{pruned}");
+    assert_eq!(stored(&db).iter().map(|m| m.model_version).collect::<Vec<_>>(), vec![2]);
+
+    // Two runs at once: the second is refused with a clear message and exit code 75.
+    let first = spawn(&db, &["materialize", "--model", "micro", "--functions", "hyena_embed", "--log"]);
+    let lock = db.join("locks/materialize-micro.lock");
+    let t0 = Instant::now();
+    while std::fs::read_to_string(&lock).map_or(true, |s| !s.starts_with("pid")) && t0.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let second = omicsdb(&db, &["materialize", "--model", "micro", "--functions", "hyena_embed"]);
+    let err = String::from_utf8_lossy(&second.stderr).to_string();
+    let mut first = first;
+    let _ = first.kill();
+    let _ = first.wait();
+    assert_eq!(second.status.code(), Some(75), "{err}");
+    assert!(err.contains("in use") || err.contains("another materialization"), "{err}");
+}
+
+#[test]
+fn plot_draws_observed_and_predicted_lanes_as_svg_and_png() {
+    let (tmp, db) = setup();
+    omicsdb_ok(&db, &["materialize", "--model", "micro", "--functions", "hyena_loglik", "--chroms", "c1"]);
+    let svg = tmp.path().join("c1.svg");
+    let out = omicsdb_ok(&db, &["plot", "--region", "c1:1-8,000", "--predictions", "micro", "--out", svg.to_str().unwrap()]);
+    assert!(out.contains("2 lanes"), "{out}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") && text.contains("width=\"1200\""), "{}", &text[..200.min(text.len())]);
+    assert!(text.contains(">dnase_liver<") && text.contains(">micro: loglik<"), "lane labels");
+    assert!(text.contains(">c1:1-8,000 (8,000 bp)<"), "title");
+    assert!(text.contains(">2,000<") && text.contains(">8,000<"), "axis ticks");
+    // One bar per window with a value: 32 predicted windows plus the track's 9 covered windows.
+    assert!(text.matches("<rect").count() >= 32 + 9, "{} rects", text.matches("<rect").count());
+
+    let png = tmp.path().join("c1.png");
+    omicsdb_ok(&db, &["plot", "--region", "c1:1-8000", "--tracks", "dnase_liver", "--predictions", "micro", "--width", "800", "--out", png.to_str().unwrap()]);
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let be = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    // Title 30 px + two 64 px lanes + 44 px axis.
+    assert_eq!((be(16), be(20)), (800, 30 + 2 * 64 + 44));
+
+    let bad = omicsdb(&db, &["plot", "--region", "c9:1-100", "--out", svg.to_str().unwrap()]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no chromosome 'c9'"));
+}

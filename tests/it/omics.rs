@@ -1,0 +1,226 @@
+//! The omics model end to end: a small synthetic genome whose "enhancers" carry a planted
+//! motif, a peak track (liver) and a signal track (liver) derived from them, `train_omics`
+//! on two chromosomes with a third held out, the model in the catalog with its metrics,
+//! and `predict_omics` through SQL (struct and single-assay forms, long regions tiled,
+//! errors naming the known tissues and assays).
+
+use std::io::Write;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::Float32Type;
+use omicsdb::train::{LoopOptions, TrainOpts, train_omics};
+use omicsdb::{Database, GenomeIngest};
+use omicsdb_storage::tracks::TrackIngest;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::support::rt;
+
+const MOTIF: &[u8] = b"TGACGTCATGACGTCA";
+const WINDOW: usize = 128;
+const CHROM_LEN: usize = 128 * 120;
+
+/// Writes the genome, the peaks BED and the signal bedGraph; windows with an index
+/// divisible by 3 (offset by chromosome) hold the motif.
+fn write_inputs(dir: &std::path::Path) {
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut fa = std::fs::File::create(dir.join("g.fa")).unwrap();
+    let mut bed = std::fs::File::create(dir.join("peaks.bed")).unwrap();
+    let mut bg = std::fs::File::create(dir.join("signal.bedGraph")).unwrap();
+    for (c, chrom) in ["c1", "c2", "c3"].iter().enumerate() {
+        let mut seq: Vec<u8> = (0..CHROM_LEN).map(|_| b"ACGT"[rng.random_range(0..4)]).collect();
+        for w in 0..CHROM_LEN / WINDOW {
+            let start = w * WINDOW;
+            let active = (w + c) % 3 == 0;
+            if active {
+                let at = start + rng.random_range(8..WINDOW - MOTIF.len() - 8);
+                seq[at..at + MOTIF.len()].copy_from_slice(MOTIF);
+                writeln!(bed, "{chrom}\t{}\t{}", start + 20, start + 100).unwrap();
+            }
+            let base: f64 = if active { 20.0 } else { 1.0 };
+            let value = base * rng.random_range(0.8..1.2);
+            writeln!(bg, "{chrom}\t{start}\t{}\t{value:.3}", start + WINDOW).unwrap();
+        }
+        writeln!(fa, ">{chrom}").unwrap();
+        for line in seq.chunks(60) {
+            fa.write_all(line).unwrap();
+            fa.write_all(b"\n").unwrap();
+        }
+    }
+}
+
+#[test]
+fn train_evaluate_register_and_predict() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_inputs(tmp.path());
+    let db = Database::open(tmp.path().join("db")).unwrap();
+    db.ingest_genome(&GenomeIngest {
+        assembly: "syn".into(),
+        path: tmp.path().join("g.fa"),
+        width: WINDOW as u64,
+        stride: WINDOW as u64,
+        window_set: None,
+        replace: false,
+    })
+    .unwrap();
+    let mut peaks = TrackIngest::new("syn", "liver_atac", tmp.path().join("peaks.bed"), "ATAC-seq", "liver");
+    peaks.replace = true;
+    db.ingest_track(&peaks).unwrap();
+    let signal = TrackIngest::new("syn", "liver_k27ac", tmp.path().join("signal.bedGraph"), "ChIP-seq", "liver");
+    let signal = TrackIngest { target: Some("H3K27ac".into()), ..signal };
+    db.ingest_track(&signal).unwrap();
+    db.refresh().unwrap();
+
+    let opts = TrainOpts {
+        model: "omics_tiny".into(),
+        from: None,
+        window_set: "windows".into(),
+        tracks: vec![],
+        tissues: vec!["liver".into()],
+        holdout_chroms: vec!["c3".into()],
+        valid_chroms: vec!["c2".into()],
+        flank_bp: 0,
+        d_model: 16,
+        n_layer: 1,
+        max_windows: None,
+        rc_average: false,
+        train: LoopOptions { epochs: 15, batch_size: 16, lr: 5e-3, seed: 1, patience: 15, ..Default::default() },
+        note: "test".into(),
+    };
+    let mut steps = 0;
+    let out = rt().block_on(train_omics(&db, &opts, &mut |_| steps += 1)).unwrap();
+    assert!(steps > 6);
+    assert_eq!(out.meta.architecture, "hyena_omics");
+    assert_eq!(out.meta.tracks, vec!["liver_atac".to_string(), "liver_k27ac".to_string()]);
+    let peak = &out.model_metrics[0];
+    assert!(peak.auroc.unwrap() > 0.8, "{:?} (baseline {:?})", out.model_metrics, out.baseline_metrics);
+    assert!(out.model_metrics[1].pearson.unwrap() > 0.5, "{:?}", out.model_metrics);
+    assert!(out.meta.metrics["tracks"][0]["baseline"]["auroc"].is_number());
+    assert!(db.store().path("checkpoints/omics_tiny/state.json").exists());
+
+    // predict_omics through SQL: struct form over the held-out chromosome.
+    let batches = rt()
+        .block_on(db.sql("SELECT region, predict_omics(region, 'liver') AS p FROM windows WHERE chrom = 'c3' ORDER BY start"))
+        .unwrap();
+    let mut active_p = Vec::new();
+    let mut inactive_p = Vec::new();
+    let mut row = 0usize;
+    for b in &batches {
+        let s = b.column(1).as_struct();
+        assert_eq!(s.column_names(), vec!["atac_seq", "chip_seq_h3k27ac"]);
+        let p = s.column(0).as_primitive::<Float32Type>();
+        for i in 0..b.num_rows() {
+            if (row + 2) % 3 == 0 { active_p.push(p.value(i)) } else { inactive_p.push(p.value(i)) }
+            row += 1;
+        }
+    }
+    assert_eq!(row, CHROM_LEN / WINDOW);
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    assert!(mean(&active_p) > mean(&inactive_p) + 0.2, "{} vs {}", mean(&active_p), mean(&inactive_p));
+
+    // Single-assay form equals the struct field; a long region is tiled and averaged.
+    let one = rt()
+        .block_on(db.sql(
+            "SELECT predict_omics('c3:1-128', 'liver', 'atac_seq') AS a, predict_omics('c3:1-128', 'liver')['atac_seq'] AS b, \
+             predict_omics('c3:1-256', 'liver', 'ATAC-seq', 'omics_tiny') AS t",
+        ))
+        .unwrap();
+    let col = |i: usize| one[0].column(i).as_primitive::<Float32Type>().value(0);
+    assert!((col(0) - col(1)).abs() < 1e-6);
+    let second = rt().block_on(db.sql("SELECT predict_omics('c3:129-256', 'liver', 'atac_seq') AS a")).unwrap();
+    let v2 = second[0].column(0).as_primitive::<Float32Type>().value(0);
+    assert!((col(2) - (col(0) + v2) / 2.0).abs() < 1e-5, "{} vs mean of {} and {v2}", col(2), col(0));
+
+    // Errors list what the model knows.
+    let err = rt().block_on(db.sql("SELECT predict_omics('c3:1-128', 'brain')")).unwrap_err().to_string();
+    assert!(err.contains("liver"), "{err}");
+    let err = rt().block_on(db.sql("SELECT predict_omics('c3:1-128', 'liver', 'dnase')")).unwrap_err().to_string();
+    assert!(err.contains("atac_seq") && err.contains("chip_seq_h3k27ac"), "{err}");
+    let err = rt().block_on(db.sql("SELECT predict_omics('chrX:1-128', 'liver')")).unwrap_err().to_string();
+    assert!(err.contains("chrX"), "{err}");
+}
+
+/// The acceptance benchmark (scripts/acceptance_omics.py data, 6 Mbp, 3 tissues) through
+/// the library: `cargo test -p omicsdb-tests omics::acceptance -- --ignored --nocapture`.
+/// Prints held-out metrics beside the k-mer baseline, training and SQL inference
+/// throughput and the projection to 3.1 M windows. Settings via env:
+/// `OMICSDB_ACC_EPOCHS` (6), `OMICSDB_ACC_DMODEL` (32), `OMICSDB_ACC_LAYERS` (2),
+/// `OMICSDB_ACC_MAX_WINDOWS` (all).
+#[test]
+#[ignore = "acceptance benchmark: minutes of CPU"]
+fn acceptance() {
+    let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("inputs");
+    let script = crate::support::data_dir().join("../scripts/acceptance_omics.py");
+    let status = std::process::Command::new("python3").arg(&script).arg(&data).args(["--seed", "7"]).status().unwrap();
+    assert!(status.success());
+    let db = Database::open(tmp.path().join("db")).unwrap();
+    db.ingest_genome(&GenomeIngest {
+        assembly: "syn6".into(),
+        path: data.join("genome.fa"),
+        width: 1000,
+        stride: 1000,
+        window_set: None,
+        replace: false,
+    })
+    .unwrap();
+    for tissue in ["liver", "blood", "muscle"] {
+        let p = TrackIngest::new("syn6", &format!("{tissue}_atac_peaks"), data.join(format!("{tissue}.peaks.bed")), "ATAC-seq", tissue);
+        db.ingest_track(&p).unwrap();
+        let s = TrackIngest::new("syn6", &format!("{tissue}_h3k27ac"), data.join(format!("{tissue}.signal.bedGraph")), "ChIP-seq", tissue);
+        db.ingest_track(&TrackIngest { target: Some("H3K27ac".into()), ..s }).unwrap();
+    }
+    db.refresh().unwrap();
+    let opts = TrainOpts {
+        model: "syn_omics".into(),
+        from: None,
+        window_set: "windows".into(),
+        tracks: vec![],
+        tissues: vec![],
+        holdout_chroms: vec!["chr6".into()],
+        valid_chroms: vec!["chr5".into()],
+        flank_bp: 0,
+        d_model: env("OMICSDB_ACC_DMODEL", 32),
+        n_layer: env("OMICSDB_ACC_LAYERS", 2),
+        max_windows: std::env::var("OMICSDB_ACC_MAX_WINDOWS").ok().and_then(|v| v.parse().ok()),
+        rc_average: false,
+        train: LoopOptions { epochs: env("OMICSDB_ACC_EPOCHS", 6), batch_size: 32, lr: 2e-3, seed: 1, patience: 2, ..Default::default() },
+        note: "acceptance".into(),
+    };
+    let t0 = std::time::Instant::now();
+    let mut last = std::time::Instant::now();
+    let out = rt()
+        .block_on(train_omics(&db, &opts, &mut |e| {
+            if let omicsdb::train::TrainEvent::Step(p) = e {
+                if last.elapsed().as_secs() >= 30 || p.step == p.steps {
+                    eprintln!("epoch {} step {}/{} loss {:.4} {:.1} windows/s", p.epoch, p.step, p.steps, p.loss, p.windows_per_s);
+                    last = std::time::Instant::now();
+                }
+            }
+        }))
+        .unwrap();
+    let train_s = t0.elapsed().as_secs_f64();
+    println!("{}", serde_json::to_string_pretty(&out.meta.metrics).unwrap());
+    for (m, b) in out.model_metrics.iter().zip(&out.baseline_metrics) {
+        println!(
+            "{:<20} model r={:?} auroc={:?} auprc={:?} | baseline r={:?} auroc={:?} auprc={:?}",
+            m.track, m.pearson, m.auroc, m.auprc, b.pearson, b.auroc, b.auprc
+        );
+    }
+    println!("train_omics total {train_s:.1} s");
+    db.models().set_cache_enabled(false);
+    let t1 = std::time::Instant::now();
+    let batches = rt()
+        .block_on(db.sql("SELECT region, predict_omics(region, 'liver') AS p FROM windows WHERE chrom = 'chr1'"))
+        .unwrap();
+    let n: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let s = t1.elapsed().as_secs_f64();
+    println!(
+        "predict_omics over chr1: {n} windows in {s:.1} s = {:.1} windows/s; 3.1 M windows would take {:.1} h",
+        n as f64 / s,
+        3.1e6 / (n as f64 / s) / 3600.0
+    );
+    assert!(batches[0].column(1).as_struct().num_columns() == 2);
+    assert!(batches[0].column(1).null_count() == 0);
+}

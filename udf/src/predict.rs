@@ -1,0 +1,350 @@
+//! `predict_omics`: a trained omics model's per-track predictions for genomic regions.
+//!
+//! Forms (all arguments strings; `tissue`, `assay` and `model` constant):
+//!
+//! * `predict_omics(region, tissue)` and `predict_omics(region, tissue, model)` →
+//!   `Struct` with one `Float32` field per track of that tissue in the model, named
+//!   `assay` or `assay_target` lowercased with `_` for other characters (e.g.
+//!   `atac_seq`, `chip_seq_ctcf`; a name used twice gets `_<track>` appended).
+//! * `predict_omics(region, tissue, assay)` and `predict_omics(region, tissue, assay, model)`
+//!   → `Float32` for one track; `assay` matches a field name, an assay, or a track name
+//!   (case-insensitive). With three arguments the third is a model if the catalog has a
+//!   model of that name (`name` or `name@version`), else an assay.
+//!
+//! `region` is a region string `chrom:start-end` (1-based, closed; commas allowed), e.g.
+//! the window set's `region` column. The region's chromosome must exist in the model's
+//! assembly (a region string carries no assembly, so this is the assembly check).
+//! Values are in the track's units: probabilities for peak tracks, the predicted
+//! window value (`expm1` of the `log1p` output) for signal tracks.
+//!
+//! A region of at most the model's window width is predicted from one input of
+//! `window_bp + 2·flank_bp` bases centred on it (`N` past the chromosome ends); a longer
+//! region is tiled with windows of `window_bp` from its start (the last one ending at its
+//! end), each with its flanks, and the per-tile predictions are averaged. Tiles go through
+//! the shared [`crate::batching`] machinery: deduplicated, cached by model sha256 and
+//! sequence hash, and run in token-budget micro-batches. The default model is the catalog
+//! setting `default_omics_model`, else the newest `hyena_omics` model.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{ArrayRef, Float32Array, StructArray};
+use arrow::buffer::NullBuffer;
+use arrow::datatypes::{DataType, Field, FieldRef, Fields};
+use candle_core::Tensor;
+use datafusion::common::{Result, internal_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+};
+use omicsdb_model::omics::spec::{context_sequence, tile_centres};
+use omicsdb_model::omics::{ARCHITECTURE, OmicsHead, OmicsSpec};
+use omicsdb_model::{HyenaDna, ModelError};
+use omicsdb_storage::models::{self, ModelMeta};
+
+use crate::args;
+use crate::batching::{Task, evaluate};
+use crate::cache::{decode_f32, encode_f32};
+use crate::error::UdfError;
+use crate::registry::ModelRegistry;
+
+/// The SQL name.
+pub const NAME: &str = "predict_omics";
+/// Catalog setting naming the default omics model.
+pub const DEFAULT_OMICS_MODEL: &str = "default_omics_model";
+/// Longest region accepted (bp).
+pub const MAX_REGION_BP: u64 = 10_000_000;
+const ARGS: [&str; 4] = ["region", "tissue", "assay", "model"];
+
+/// Every track's prediction for one model input (the batcher's task).
+#[derive(Debug, Clone)]
+pub struct PredictTask {
+    head: Arc<OmicsHead>,
+}
+
+impl Task for PredictTask {
+    type Out = Vec<f32>;
+    fn function(&self) -> &'static str {
+        NAME
+    }
+    fn tag(&self) -> &'static str {
+        if self.head.spec.rc_average { "omics-rc" } else { "omics" }
+    }
+    fn run(&self, model: &HyenaDna, ids: &Tensor) -> Result<Vec<Vec<f32>>, ModelError> {
+        self.head.predict(model, ids)
+    }
+    fn encode(&self, out: &Vec<f32>) -> Vec<u8> {
+        encode_f32(out)
+    }
+    fn decode(&self, bytes: &[u8]) -> Option<Vec<f32>> {
+        decode_f32(bytes, self.head.spec.tracks.len())
+    }
+}
+
+/// Parses `chrom:start-end` (1-based closed, commas allowed) to 0-based half-open.
+pub fn parse_region(text: &str) -> std::result::Result<(String, u64, u64), String> {
+    let (chrom, range) = text.rsplit_once(':').ok_or_else(|| format!("'{text}' is not chrom:start-end"))?;
+    let (s, e) = range.split_once('-').ok_or_else(|| format!("'{text}' is not chrom:start-end"))?;
+    let num = |v: &str| v.replace(',', "").trim().parse::<u64>().map_err(|_| format!("'{text}': '{v}' is not a position"));
+    let (start, end) = (num(s)?, num(e)?);
+    if chrom.is_empty() || start == 0 || end < start {
+        return Err(format!("'{text}': need a chromosome and 1 <= start <= end"));
+    }
+    Ok((chrom.to_string(), start - 1, end))
+}
+
+/// `predict_omics` over a [`ModelRegistry`].
+#[derive(Debug)]
+pub struct PredictOmicsFunc {
+    registry: Arc<ModelRegistry>,
+    heads: Mutex<HashMap<(String, u32), Arc<OmicsHead>>>,
+    signature: Signature,
+}
+
+impl PredictOmicsFunc {
+    /// The function, running models from `registry`.
+    pub fn new(registry: Arc<ModelRegistry>) -> Self {
+        Self { registry, heads: Mutex::new(HashMap::new()), signature: Signature::user_defined(Volatility::Immutable) }
+    }
+
+    fn arg_err(argument: &'static str, message: String) -> UdfError {
+        UdfError::Argument { function: NAME, argument, message }
+    }
+
+    /// Resolves the model: named, the `default_omics_model` setting, or the newest omics model.
+    fn resolve(&self, name: Option<&str>) -> Result<ModelMeta, UdfError> {
+        let store = self.registry.store();
+        let name = match name {
+            Some(n) => Some(n.to_string()),
+            None => models::setting(store, DEFAULT_OMICS_MODEL)?.and_then(|v| v.as_str().map(String::from)),
+        };
+        let meta = match name {
+            Some(n) => self.registry.resolve(NAME, Some(&n))?,
+            None => models::list_models(store)?
+                .into_iter()
+                .filter(|m| m.architecture == ARCHITECTURE)
+                .max_by_key(|m| (m.created_at, m.version))
+                .ok_or_else(|| {
+                    Self::arg_err("model", "no hyena_omics model in the catalog; train one with `omicsdb train`".into())
+                })?,
+        };
+        if meta.architecture != ARCHITECTURE {
+            return Err(Self::arg_err(
+                "model",
+                format!("{} has architecture '{}', not '{ARCHITECTURE}'", meta.label(), meta.architecture),
+            ));
+        }
+        Ok(meta)
+    }
+
+    fn spec(meta: &ModelMeta) -> Result<OmicsSpec, UdfError> {
+        OmicsSpec::from_config_json(&meta.config, std::path::Path::new(&meta.config_file))
+            .map_err(|source| UdfError::Model { model: meta.label(), source })
+    }
+
+    fn head(&self, meta: &ModelMeta) -> Result<Arc<OmicsHead>, UdfError> {
+        let key = (meta.name.clone(), meta.version);
+        let mut heads = self.heads.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(h) = heads.get(&key) {
+            return Ok(Arc::clone(h));
+        }
+        let spec = Self::spec(meta)?;
+        let d = meta.d_model().ok_or_else(|| Self::arg_err("model", format!("{} has no d_model", meta.label())))?;
+        let file = self.registry.store().path(&meta.dir).join(&meta.weights_file);
+        let head = OmicsHead::load(&file, spec, d, self.registry.device())
+            .map_err(|source| UdfError::Model { model: meta.label(), source })?;
+        let head = Arc::new(head);
+        heads.insert(key, Arc::clone(&head));
+        Ok(head)
+    }
+
+    /// Splits the arguments after `tissue` into (assay, model) per the module docs.
+    fn assay_and_model(&self, third: Option<String>, fourth: Option<String>) -> (Option<String>, Option<String>) {
+        match (third, fourth) {
+            (Some(t), Some(m)) => (Some(t), Some(m)),
+            (Some(t), None) => {
+                let base = t.rsplit_once('@').map_or(t.as_str(), |(b, _)| b);
+                let is_model = models::model_names(self.registry.store()).unwrap_or_default().iter().any(|n| n == base);
+                if is_model { (None, Some(t)) } else { (Some(t), None) }
+            }
+            (None, _) => (None, None),
+        }
+    }
+
+    /// The head outputs a call returns, with their field names.
+    fn outputs(spec: &OmicsSpec, tissue: &str, assay: Option<&str>) -> Result<Vec<(usize, String)>, UdfError> {
+        let idx = spec.tissue_tracks(tissue);
+        if idx.is_empty() {
+            return Err(Self::arg_err("tissue", format!("'{tissue}' is not a tissue of this model; known: {}", spec.tissues().join(", "))));
+        }
+        let mut named: Vec<(usize, String)> = Vec::new();
+        for &i in &idx {
+            let mut name = spec.tracks[i].field_name();
+            if named.iter().any(|(_, n)| *n == name) {
+                name = format!("{name}_{}", spec.tracks[i].name);
+            }
+            named.push((i, name));
+        }
+        let Some(assay) = assay else { return Ok(named) };
+        let hit = named.iter().find(|(i, n)| {
+            let t = &spec.tracks[*i];
+            n.eq_ignore_ascii_case(assay) || t.assay.eq_ignore_ascii_case(assay) || t.name.eq_ignore_ascii_case(assay)
+        });
+        match hit {
+            Some(h) => Ok(vec![h.clone()]),
+            None => Err(Self::arg_err(
+                "assay",
+                format!(
+                    "'{assay}' is not an assay of tissue '{tissue}' in this model; known: {}",
+                    named.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            )),
+        }
+    }
+
+    fn return_type_for(outputs: &[(usize, String)], single: bool) -> DataType {
+        if single {
+            DataType::Float32
+        } else {
+            DataType::Struct(Fields::from(
+                outputs.iter().map(|(_, n)| Field::new(n, DataType::Float32, true)).collect::<Vec<_>>(),
+            ))
+        }
+    }
+
+    /// Model inputs of a region (one per tile).
+    fn region_inputs(&self, spec: &OmicsSpec, row: usize, region: &str) -> Result<Vec<Vec<u8>>, UdfError> {
+        let (chrom, start, end) = parse_region(region).map_err(|m| Self::arg_err("region", format!("row {row}: {m}")))?;
+        if end - start > MAX_REGION_BP {
+            return Err(Self::arg_err("region", format!("row {row}: '{region}' is longer than {MAX_REGION_BP} bp")));
+        }
+        let genome = self.registry.store().genome(&spec.assembly)?;
+        let chrom_len = genome.chrom_length(&chrom).ok_or_else(|| {
+            Self::arg_err("region", format!("row {row}: chromosome '{chrom}' is not in the model's assembly '{}'", spec.assembly))
+        })?;
+        if end > chrom_len {
+            return Err(Self::arg_err("region", format!("row {row}: '{region}' ends past {chrom} ({chrom_len} bp)")));
+        }
+        tile_centres(start, end, spec.window_bp)
+            .into_iter()
+            .map(|c| -> Result<Vec<u8>, UdfError> {
+                let mut seq = context_sequence(c, spec.input_len(), chrom_len, |s, e| genome.sequence(&chrom, s, e, false))?;
+                seq.iter_mut().filter(|b| !matches!(b, b'A' | b'C' | b'G' | b'T')).for_each(|b| *b = b'N');
+                Ok(seq)
+            })
+            .collect()
+    }
+}
+
+impl PartialEq for PredictOmicsFunc {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.registry, &other.registry)
+    }
+}
+impl Eq for PredictOmicsFunc {}
+impl Hash for PredictOmicsFunc {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        NAME.hash(state);
+        (Arc::as_ptr(&self.registry) as usize).hash(state);
+    }
+}
+
+impl ScalarUDFImpl for PredictOmicsFunc {
+    fn name(&self) -> &str {
+        NAME
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        args::coerce(NAME, &ARGS, 2, arg_types)
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        internal_err!("{NAME}: return_field_from_args should be called instead")
+    }
+    fn return_field_from_args(&self, a: ReturnFieldArgs) -> Result<FieldRef> {
+        let n = a.arg_fields.len();
+        let scalar = |i: usize| a.scalar_arguments.get(i).copied().flatten();
+        let tissue = args::plan_constant(NAME, "tissue", true, scalar(1))?.unwrap_or_default();
+        let third = args::plan_constant(NAME, "assay", n > 2, scalar(2))?;
+        let fourth = args::plan_constant(NAME, "model", n > 3, scalar(3))?;
+        let (assay, model) = self.assay_and_model(third, fourth);
+        let meta = self.resolve(model.as_deref())?;
+        let spec = Self::spec(&meta)?;
+        let outputs = Self::outputs(&spec, &tissue, assay.as_deref())?;
+        Ok(Arc::new(Field::new(NAME, Self::return_type_for(&outputs, assay.is_some()), true)))
+    }
+    fn invoke_with_args(&self, a: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let scalar = args::all_scalar(&a.args);
+        let tissue = args::exec_constant(NAME, "tissue", a.args.get(1))?.unwrap_or_default();
+        let third = args::exec_constant(NAME, "assay", a.args.get(2))?;
+        let fourth = args::exec_constant(NAME, "model", a.args.get(3))?;
+        let (assay, model) = self.assay_and_model(third, fourth);
+        let meta = self.resolve(model.as_deref())?;
+        let head = self.head(&meta)?;
+        let spec = &head.spec;
+        let outputs = Self::outputs(spec, &tissue, assay.as_deref())?;
+        let expected = Self::return_type_for(&outputs, assay.is_some());
+        if a.return_type() != &expected {
+            return Err(Self::arg_err("model", format!("{} changed since the query was planned; run it again", meta.label())).into());
+        }
+        let regions = a.args[0].to_array(a.number_rows)?;
+        let texts = args::texts(&regions)
+            .ok_or_else(|| Self::arg_err("region", format!("must be a string, got {}", regions.data_type())))?;
+        // Every tile of every region, then one batched, cached evaluation.
+        let mut seqs: Vec<Vec<u8>> = Vec::new();
+        let mut spans: Vec<Option<(usize, usize)>> = Vec::with_capacity(texts.len());
+        for (row, text) in texts.iter().enumerate() {
+            match text {
+                None => spans.push(None),
+                Some(t) => {
+                    let inputs = self.region_inputs(spec, row, &String::from_utf8_lossy(t))?;
+                    spans.push(Some((seqs.len(), inputs.len())));
+                    seqs.extend(inputs);
+                }
+            }
+        }
+        let refs: Vec<Option<&[u8]>> = seqs.iter().map(|s| Some(s.as_slice())).collect();
+        let task = PredictTask { head: Arc::clone(&head) };
+        let results = evaluate(&self.registry, &task, &meta, &refs)?;
+        let mut columns: Vec<Vec<f32>> = vec![Vec::with_capacity(texts.len()); outputs.len()];
+        let mut valid = Vec::with_capacity(texts.len());
+        for span in &spans {
+            valid.push(span.is_some());
+            for (c, (t, _)) in outputs.iter().enumerate() {
+                let v = match span {
+                    Some((first, count)) => {
+                        let sum: f32 = results[*first..first + count].iter().map(|r| r.as_ref().map_or(0.0, |r| r[*t])).sum();
+                        sum / (*count).max(1) as f32
+                    }
+                    None => 0.0,
+                };
+                columns[c].push(v);
+            }
+        }
+        let nulls = Some(NullBuffer::from(valid));
+        let arrays: Vec<ArrayRef> =
+            columns.into_iter().map(|c| Arc::new(Float32Array::new(c.into(), nulls.clone())) as ArrayRef).collect();
+        let out: ArrayRef = if assay.is_some() {
+            Arc::clone(&arrays[0])
+        } else {
+            let DataType::Struct(fields) = expected else { return internal_err!("{NAME}: struct type expected") };
+            Arc::new(StructArray::try_new(fields, arrays, nulls)?)
+        };
+        args::finish(out, scalar)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_parse_one_based_closed() {
+        assert_eq!(parse_region("chr1:1,001-2,000").unwrap(), ("chr1".into(), 1000, 2000));
+        assert_eq!(parse_region("HLA:A:1-1").unwrap(), ("HLA:A".into(), 0, 1));
+        assert!(parse_region("chr1:0-5").is_err());
+        assert!(parse_region("chr1:9-5").is_err());
+        assert!(parse_region("chr1").is_err());
+    }
+}
