@@ -4,6 +4,7 @@ mod info;
 mod ingest;
 mod model;
 mod serve;
+mod train;
 mod sql;
 mod windows;
 
@@ -38,6 +39,8 @@ pub enum Command {
     Track(TrackCommand),
     /// Print assemblies, window sets and tracks.
     Info,
+    /// Train a Hyena omics model on the window set's tracks.
+    Train(train::TrainArgs),
     /// Serve the database over the PostgreSQL wire protocol.
     Serve(serve::ServeArgs),
     /// Import, list and choose models.
@@ -72,6 +75,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sql(args) => sql::run(&db, args),
         Command::Model(cmd) => model::run(&db, cmd),
         Command::Serve(args) => serve::run(&db, args),
+        Command::Train(args) => train::run(&db, args),
     }
 }
 

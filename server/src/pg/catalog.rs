@@ -56,6 +56,20 @@ pub fn install(ctx: &SessionContext) -> Result<(), ServerError> {
             Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(version.clone()))))
         }),
     ));
+    // psql's \df filters functions with pg_function_is_visible(p.oid); every
+    // function in the catalog is on the search path here.
+    ctx.register_udf(create_udf(
+        "pg_function_is_visible",
+        vec![DataType::Int64],
+        DataType::Boolean,
+        Volatility::Stable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let visible: datafusion::arrow::array::BooleanArray =
+                (0..arrays[0].len()).map(|i| (!arrays[0].is_null(i)).then_some(true)).collect();
+            Ok(ColumnarValue::Array(Arc::new(visible)))
+        }),
+    ));
     Ok(())
 }
 

@@ -44,8 +44,8 @@ impl ParseRegionFunc {
     /// The struct type the function returns.
     pub fn struct_fields() -> Fields {
         Fields::from(vec![
-            Field::new("chrom", DataType::Utf8, false),
-            Field::new("start", DataType::Int64, false),
+            Field::new("chrom", DataType::Utf8, true),
+            Field::new("start", DataType::Int64, true),
             Field::new("end", DataType::Int64, true),
         ])
     }
@@ -164,8 +164,8 @@ impl ScalarUDFImpl for ParseRegionFunc {
         let mut nulls = NullBufferBuilder::new(n);
         for i in 0..n {
             let Some(t) = texts.get(i) else {
-                chroms.append_value("");
-                starts.append_value(0);
+                chroms.append_null();
+                starts.append_null();
                 ends.append_null();
                 nulls.append_null();
                 continue;
