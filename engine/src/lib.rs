@@ -28,9 +28,9 @@
 //! at a time; a second process gets a clear "in use" error.
 
 mod catalog_tables;
-// pub mod plot; (in progress: untested)
+pub mod plot;
 pub mod error;
-// pub mod materialize; (in progress: untested)
+pub mod materialize;
 mod sequence_source;
 mod stored_tables;
 mod track_values;
@@ -154,6 +154,10 @@ impl Database {
                 add(&track_values::view_name(&name), view)?;
             }
         }
+        for (name, table) in materialize::tables(store)? {
+            add(&name, table)?;
+        }
+        train::register_model_metrics(ctx, store)?;
         Ok(())
     }
 

@@ -8,5 +8,5 @@ mod bedtools_eq;
 mod udf;
 mod pgwire;
 mod tracks;
-// mod materialize;
+mod materialize;
 mod omics;

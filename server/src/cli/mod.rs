@@ -1,6 +1,8 @@
 //! Command-line definitions and dispatch.
 
 mod info;
+pub mod materialize;
+mod plot;
 mod ingest;
 mod model;
 mod serve;
@@ -39,6 +41,10 @@ pub enum Command {
     Track(TrackCommand),
     /// Print assemblies, window sets and tracks.
     Info,
+    /// Materialize a model's predictions over a window set (nightly batch job).
+    Materialize(materialize::MaterializeArgs),
+    /// Draw a genome-browser-style figure of a region (PNG or SVG).
+    Plot(plot::PlotArgs),
     /// Train a Hyena omics model on the window set's tracks.
     Train(train::TrainArgs),
     /// Serve the database over the PostgreSQL wire protocol.
@@ -76,6 +82,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Model(cmd) => model::run(&db, cmd),
         Command::Serve(args) => serve::run(&db, args),
         Command::Train(args) => train::run(&db, args),
+        Command::Materialize(args) => materialize::run(&db, args),
+        Command::Plot(args) => plot::run(&db, args),
     }
 }
 
