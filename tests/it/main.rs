@@ -10,3 +10,4 @@ mod pgwire;
 mod tracks;
 mod materialize;
 mod omics;
+mod pruning;
