@@ -33,6 +33,23 @@ const fn build_encode() -> [u8; 256] {
 /// Uppercase letters of the four 2-bit codes.
 pub(crate) const DECODE: [u8; 4] = *b"ACGT";
 
+/// For each packed byte: its 4 bases as uppercase letters.
+pub(crate) static LETTERS_OF_BYTE: [[u8; 4]; 256] = build_letters();
+
+const fn build_letters() -> [[u8; 4]; 256] {
+    let mut t = [[0u8; 4]; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut k = 0;
+        while k < 4 {
+            t[b][k] = DECODE[(b >> (2 * k)) & 3];
+            k += 1;
+        }
+        b += 1;
+    }
+    t
+}
+
 /// For each packed byte: how many of its 4 bases are G or C.
 pub(crate) static GC_IN_BYTE: [u8; 256] = build_gc();
 

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use memmap2::Mmap;
 
-use super::codes::{DECODE, GC_IN_BYTE};
+use super::codes::{DECODE, GC_IN_BYTE, LETTERS_OF_BYTE};
 use super::{exceptions_file, mask_file, packed_file};
 use crate::error::{Result, StorageError};
 use crate::meta::AssemblyMeta;
@@ -123,9 +123,21 @@ impl Genome {
         }
         let data = self.loaded(c)?;
         let packed = data.packed.as_deref().unwrap_or(&[]);
-        for pos in start..end {
-            let byte = packed[(pos >> 2) as usize];
-            out.push(DECODE[((byte >> ((pos & 3) * 2)) & 3) as usize]);
+        let mut pos = start;
+        while pos < end && pos & 3 != 0 {
+            out.push(DECODE[((packed[(pos >> 2) as usize] >> ((pos & 3) * 2)) & 3) as usize]);
+            pos += 1;
+        }
+        let full_end = end & !3;
+        if pos < full_end {
+            for &byte in &packed[(pos >> 2) as usize..(full_end >> 2) as usize] {
+                out.extend_from_slice(&LETTERS_OF_BYTE[byte as usize]);
+            }
+            pos = full_end;
+        }
+        while pos < end {
+            out.push(DECODE[((packed[(pos >> 2) as usize] >> ((pos & 3) * 2)) & 3) as usize]);
+            pos += 1;
         }
         for &(s, e, letter) in runs_overlapping(&data.exceptions, start, end, |r| (r.0, r.1)) {
             for p in s.max(start)..e.min(end) {
