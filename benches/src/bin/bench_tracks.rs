@@ -46,8 +46,10 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let scale: f64 = arg("--scale").map(|s| s.parse()).transpose().context("--scale")?.unwrap_or(1.0);
-    let chroms: Vec<(String, u32)> =
+    // bigWig writers need chromosomes in lexicographic order.
+    let mut chroms: Vec<(String, u32)> =
         HG19.iter().map(|(n, l)| (n.to_string(), ((*l as f64 * scale) as u32).max(1))).collect();
+    chroms.sort();
     let bigwig = match arg("--bigwig") {
         Some(p) => PathBuf::from(p),
         None => synthetic(&chroms, scale)?,
