@@ -337,10 +337,10 @@ pub fn model(store: &Store, name: &str, version: Option<u32>) -> Result<ModelMet
         });
     }
     match version {
-        None => Ok(versions
+        None => versions
             .into_iter()
             .max_by_key(|m| m.version)
-            .expect("non-empty")),
+            .ok_or_else(|| StorageError::Catalog(format!("model '{name}' has no versions"))),
         Some(v) => {
             let known: Vec<String> = versions.iter().map(ModelMeta::label).collect();
             versions

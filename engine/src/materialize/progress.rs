@@ -1,6 +1,8 @@
 //! Progress of a run: a bar with windows/s and ETA on a terminal, a log line
 //! every few seconds (and one per committed partition) otherwise.
 
+pub use omicsdb_storage::progress::{human_bytes, thousands};
+
 use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -171,30 +173,7 @@ pub fn partition_name(chrom: &str, tissue: Option<&str>) -> String {
     }
 }
 
-/// `1234567` → `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
 
-/// Bytes in binary units (`12.3 KiB`).
-pub fn human_bytes(n: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < units.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", units[u]) }
-}
 
 /// `3h 02m`, `4m 05s`, `12.3s`.
 pub fn human_duration(d: Duration) -> String {

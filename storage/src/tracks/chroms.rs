@@ -14,6 +14,8 @@
 //! chromosome's end are skipped, records running past it are clipped, and
 //! both are counted.
 
+pub use crate::progress::thousands;
+
 use std::collections::{BTreeMap, HashMap};
 
 use crate::meta::AssemblyMeta;
@@ -145,18 +147,6 @@ impl Skipped {
     }
 }
 
-/// `1234567` → `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests {
