@@ -14,3 +14,27 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+# Python drivers for the wire-protocol tests (psycopg 3, pandas, SQLAlchemy),
+# in a virtualenv reused across runs. tests/it/pgwire.rs looks for it at
+# $OMICSDB_VENV (default ~/.cache/omicsdb-venv) and fails, saying so, if its
+# python is missing.
+VENV="${OMICSDB_VENV:-$HOME/.cache/omicsdb-venv}"
+PY_PACKAGES=("psycopg[binary]" pandas sqlalchemy)
+if [ ! -x "$VENV/bin/python" ]; then
+  PYTHON="$(command -v python3 || true)"
+  if [ -z "$PYTHON" ] || ! "$PYTHON" -m venv --help >/dev/null 2>&1; then
+    echo "installing: python3 python3-venv"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3 python3-venv >/dev/null
+    PYTHON="$(command -v python3)"
+  fi
+  echo "creating virtualenv $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c "import psycopg, pandas, sqlalchemy" 2>/dev/null; then
+  echo "installing into $VENV: ${PY_PACKAGES[*]}"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q "${PY_PACKAGES[@]}"
+fi

@@ -283,9 +283,6 @@ async fn statement_timeout_stops_a_long_query() {
     timeout(STEP, client.simple_query("SELECT 2")).await.unwrap().unwrap();
 }
 
-// Known gap: rows of a huge result do not reach the client before the query
-// ends (the response path buffers); tracked in the issue 6 note.
-#[ignore = "streaming of huge results not yet achieved; see issue 6 note"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn results_stream_before_the_query_finishes() {
     let server = start(ServeConfig::default()).await;
@@ -423,7 +420,11 @@ async fn psql_describe_commands_work() {
     }
     let out = timeout(STEP, psql_async(port, vec![], String::new(), "\\d")).await.unwrap();
     assert!(out.contains("windows"), "\\d output: {out}");
-    // psql's \\df needs pg_get_function_result/arguments, not provided yet (issue 6 note).
+    let out = timeout(STEP, psql_async(port, vec![], String::new(), "\\df")).await.unwrap();
+    assert!(out.contains("List of functions") && out.contains("Result data type"), "\\df output: {out}");
+    // System functions, with PostgreSQL's rendering of their signatures.
+    let out = timeout(STEP, psql_async(port, vec![], String::new(), "\\dfS pg_get_keywords")).await.unwrap();
+    assert!(out.contains("SETOF record") && out.contains("OUT word text"), "\\dfS output: {out}");
     let out = timeout(STEP, psql_async(port, vec![], String::new(), "SELECT chrom, start FROM windows WHERE chrom = 'chr2'"))
         .await
         .unwrap();
@@ -598,4 +599,114 @@ async fn serves_an_omicsdb_database() {
     let row = timeout(STEP, client.query_one("SELECT version()", &[])).await.unwrap().unwrap();
     assert!(row.get::<_, &str>(0).starts_with("PostgreSQL"), "{}", row.get::<_, &str>(0));
     timeout(STEP, client.simple_query("SELECT * FROM information_schema.tables")).await.unwrap().unwrap();
+
+    // Structs from omicsdb's functions come back as json.
+    let stmt = timeout(STEP, client.prepare("SELECT parse_region($1) AS r")).await.unwrap().unwrap();
+    assert_eq!(stmt.columns()[0].type_(), &tokio_postgres::types::Type::JSON);
+    let row = timeout(STEP, client.query_one(&stmt, &[&"chr1:1-10"])).await.unwrap().unwrap();
+    assert_eq!(row.get::<_, JsonText>(0).0, r#"{"chrom":"chr1","start":0,"end":10}"#);
+
+    // psql's \\df lists omicsdb's own functions.
+    let port = server.addr.port();
+    let out = timeout(STEP, psql_async(port, vec![], String::new(), "\\df")).await.unwrap();
+    for f in ["parse_region", "gc_content"] {
+        assert!(out.contains(f), "\\df lacks {f}: {out}");
+    }
+    let read_bed = out.lines().find(|l| l.contains("read_bed")).unwrap_or_else(|| panic!("\\df lacks read_bed: {out}"));
+    assert!(read_bed.contains("SETOF record"), "table functions return sets: {read_bed}");
+}
+
+/// A `json` value read as its text (tokio-postgres' serde_json support is
+/// not compiled in).
+struct JsonText(String);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for JsonText {
+    fn from_sql(
+        _ty: &tokio_postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(JsonText(std::str::from_utf8(raw)?.to_owned()))
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        ty == &tokio_postgres::types::Type::JSON
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn structs_are_sent_as_json() {
+    let server = start(ServeConfig::default()).await;
+    let client = server.connect().await;
+    let sql = "SELECT named_struct('chrom', chrom, 'start', start, 'score', score) AS r, chrom FROM windows \
+               WHERE chrom = $1 ORDER BY start";
+    // Extended protocol: Describe announces json (oid 114); binary results.
+    let stmt = timeout(STEP, client.prepare(sql)).await.unwrap().unwrap();
+    let types: Vec<_> = stmt.columns().iter().map(|c| (c.name().to_owned(), c.type_().oid())).collect();
+    assert_eq!(types, [("r".to_owned(), 114), ("chrom".to_owned(), 25)]);
+    let rows = timeout(STEP, client.query(&stmt, &[&"chr1"])).await.unwrap().unwrap();
+    let got: Vec<String> = rows.iter().map(|r| r.get::<_, JsonText>(0).0).collect();
+    assert_eq!(
+        got,
+        [r#"{"chrom":"chr1","start":0,"score":0.75}"#, r#"{"chrom":"chr1","start":1000,"score":null}"#]
+    );
+    // Simple protocol: text results.
+    let msgs = timeout(STEP, client.simple_query("SELECT named_struct('a', 1, 'b', 'x') AS r, 2 AS n"))
+        .await
+        .unwrap()
+        .unwrap();
+    let SimpleQueryMessage::Row(row) = &msgs[1] else { panic!("expected a row") };
+    assert_eq!(row.get("r"), Some(r#"{"a":1,"b":"x"}"#));
+    assert_eq!(row.get("n"), Some("2"));
+    // Lists of scalars stay Postgres arrays; a NULL struct is SQL NULL.
+    let row = timeout(
+        STEP,
+        client.query_one(
+            "SELECT embedding, CASE WHEN start < 0 THEN named_struct('a', 1) END AS s FROM windows WHERE chrom = 'chr2'",
+            &[],
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(row.get::<_, Vec<f32>>(0), vec![0.0, 0.25]);
+    assert!(row.get::<_, Option<JsonText>>(1).is_none());
+}
+
+/// The project's Python virtualenv (made by scripts/setup.sh).
+fn venv_python() -> std::path::PathBuf {
+    let venv = match std::env::var_os("OMICSDB_VENV") {
+        Some(v) => std::path::PathBuf::from(v),
+        None => {
+            let home = std::env::var_os("HOME").expect("HOME is not set");
+            std::path::PathBuf::from(home).join(".cache/omicsdb-venv")
+        }
+    };
+    venv.join("bin/python")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_drivers_psycopg_pandas_sqlalchemy() {
+    let python = venv_python();
+    assert!(
+        python.exists(),
+        "{} is missing: the Python driver test needs the virtualenv with psycopg, pandas and SQLAlchemy; \
+         run scripts/setup.sh (or set OMICSDB_VENV to a virtualenv that has them)",
+        python.display()
+    );
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("py/clients.py");
+    let server = start(ServeConfig::default()).await;
+    let port = server.addr.port();
+    let run = tokio::task::spawn_blocking(move || Command::new(&python).arg(&script).arg(port.to_string()).output());
+    let out = timeout(Duration::from_secs(120), run)
+        .await
+        .expect("the Python client script did not finish in 120 s")
+        .unwrap()
+        .expect("run the virtualenv's python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("all client checks passed"),
+        "tests/py/clients.py failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
 }

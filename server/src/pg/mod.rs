@@ -25,6 +25,8 @@ pub mod catalog;
 pub mod config;
 mod conn;
 pub mod error;
+pub mod hooks;
+pub mod json;
 pub mod limits;
 pub mod session;
 pub mod sqlstate;
@@ -63,7 +65,7 @@ impl Server {
     /// binds the listen socket.
     pub async fn bind(ctx: Arc<SessionContext>, cfg: ServeConfig) -> Result<Server, ServerError> {
         cfg.validate()?;
-        catalog::install(&ctx)?;
+        catalog::install(&ctx).await?;
         let tls = match &cfg.tls {
             Some((cert, key)) => Some(tls::load_acceptor(cert, key)?),
             None => None,

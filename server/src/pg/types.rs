@@ -2,7 +2,8 @@
 //!
 //! [`pg_type_name`] states, for every Arrow type the engine produces, the
 //! Postgres type a client sees in RowDescription (and in `cursor.description`
-//! of a driver). The table in `docs/server.md` is generated from the same
+//! of a driver): arrow-pg's mapping, except that structs, maps and nested
+//! lists are sent as `json` (see [`super::json`]). The table in `docs/server.md` is generated from the same
 //! cases as the test below, so the two cannot drift. NULLs of any type are
 //! sent as SQL NULL (length -1) in both text and binary formats.
 
@@ -11,6 +12,9 @@ use pgwire::error::PgWireResult;
 
 /// The Postgres type name a column of `data_type` is announced as.
 pub fn pg_type_name(data_type: &DataType) -> PgWireResult<String> {
+    if super::json::is_json_type(data_type) {
+        return Ok("json".to_owned());
+    }
     Ok(datafusion_postgres::arrow_pg::datatypes::into_pg_type(data_type)?
         .name()
         .to_owned())
@@ -76,11 +80,9 @@ mod tests {
             Field::new("chrom", DataType::Utf8, false),
             Field::new("start", DataType::Int64, false),
         ]));
-        assert_eq!(pg_type_name(&record).unwrap(), "(chrom, start)");
-    }
-
-    #[test]
-    fn unsupported_types_error_instead_of_panicking() {
+        assert_eq!(pg_type_name(&record).unwrap(), "json");
+        assert_eq!(pg_type_name(&list(record)).unwrap(), "json");
+        assert_eq!(pg_type_name(&list(list(DataType::Int64))).unwrap(), "json");
         let map = DataType::Map(
             Arc::new(Field::new(
                 "entries",
@@ -92,6 +94,11 @@ mod tests {
             )),
             false,
         );
-        assert!(pg_type_name(&map).is_err());
+        assert_eq!(pg_type_name(&map).unwrap(), "json");
+    }
+
+    #[test]
+    fn unsupported_types_error_instead_of_panicking() {
+        assert!(pg_type_name(&DataType::Decimal256(50, 0)).is_err());
     }
 }
