@@ -38,6 +38,7 @@ pub mod progress;
 pub mod seqstore;
 pub mod store;
 pub mod tracks;
+pub mod users;
 pub mod annotation;
 pub mod variants;
 pub mod windows;

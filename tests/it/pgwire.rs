@@ -13,7 +13,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
-use omicsdb_server::pg::{ServeConfig, Server};
+use omicsdb_server::pg::{Role, ServeConfig, ServeUser, Server};
 use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -360,7 +360,7 @@ async fn max_connections_refuses_with_53300() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scram_passwords_are_checked() {
     let cfg = ServeConfig {
-        users: vec![("omics".into(), "s3cret pass".into())],
+        users: vec![ServeUser::with_password("omics", "s3cret pass", Role::Admin)],
         ..ServeConfig::default()
     };
     let server = start(cfg).await;
@@ -448,7 +448,7 @@ async fn tls_with_a_self_signed_certificate() {
     let cfg = ServeConfig {
         tls: Some((cert.clone(), key.clone())),
         require_tls: true,
-        users: vec![("omics".into(), "pw".into())],
+        users: vec![ServeUser::with_password("omics", "pw", Role::Admin)],
         listen: "127.0.0.1:0".parse().unwrap(),
         ..ServeConfig::default()
     };
@@ -709,4 +709,246 @@ async fn python_drivers_psycopg_pandas_sqlalchemy() {
         "tests/py/clients.py failed ({}):\n{stdout}\n{stderr}",
         out.status
     );
+}
+
+/// `windows` plus omicsdb's table functions (read_bed reads server files).
+fn windows_context_with_table_functions() -> Arc<SessionContext> {
+    let ctx = windows_context();
+    omicsdb_sql::table_functions::register_table_functions(&ctx);
+    ctx
+}
+
+/// A small BED file in `dir`.
+fn bed_file(dir: &std::path::Path) -> String {
+    let path = dir.join("peaks.bed");
+    std::fs::write(&path, "chr1\t100\t200\nchr2\t5\t50\n").unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// Asserts `err` is 42501 naming `what` and the reader role.
+fn assert_refused(err: &tokio_postgres::Error, what: &str, sql: &str) {
+    assert_eq!(sqlstate(err), "42501", "{sql}: {err}");
+    let db = err.as_db_error().expect("a server error");
+    assert!(
+        db.message().contains(what) && db.message().contains("role reader"),
+        "{sql}: the message must name {what:?} and the role: {}",
+        db.message()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_may_only_read_in_both_protocols() {
+    let dir = tempfile::tempdir().unwrap();
+    let bed = bed_file(dir.path());
+    let cfg = ServeConfig {
+        users: vec![
+            ServeUser::with_password("ann", "reader pw", Role::Reader),
+            ServeUser::with_password("root", "admin pw", Role::Admin),
+        ],
+        ..ServeConfig::default()
+    };
+    let server = start_with(windows_context_with_table_functions(), cfg).await;
+    let reader = server.connect_as("ann", "password='reader pw'").await.expect("reader logs in");
+
+    // Reads work: simple and extended protocol, catalog queries, session statements.
+    let msgs = timeout(STEP, reader.simple_query("SELECT count(*) AS n FROM windows")).await.unwrap().unwrap();
+    let SimpleQueryMessage::Row(row) = &msgs[1] else { panic!("expected a row") };
+    assert_eq!(row.get("n"), Some("3"));
+    let rows = timeout(STEP, reader.query("SELECT chrom FROM windows WHERE start = $1 ORDER BY chrom", &[&0i64]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>(), ["chr1", "chr2"]);
+    timeout(STEP, reader.simple_query("SELECT relname FROM pg_catalog.pg_class; SHOW statement_timeout; SET statement_timeout = '10s'"))
+        .await
+        .unwrap()
+        .unwrap();
+    for sql in ["BEGIN", "SAVEPOINT s", "SELECT 1", "RELEASE SAVEPOINT s", "COMMIT"] {
+        timeout(STEP, reader.simple_query(sql)).await.unwrap().unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    timeout(STEP, reader.simple_query("EXPLAIN SELECT * FROM windows")).await.unwrap().unwrap();
+
+    // Server files and writes are admin-only: 42501, and the session goes on.
+    let copy_target = dir.path().join("out.csv");
+    let refused = [
+        (format!("SELECT * FROM read_bed('{bed}')"), "read_bed()"),
+        (format!("SELECT count(*) FROM windows w JOIN read_bed('{bed}') b ON w.chrom = b.chrom"), "read_bed()"),
+        (format!("COPY (SELECT chrom FROM windows) TO '{}'", copy_target.display()), "COPY"),
+        ("COPY windows TO '/tmp/omicsdb-reader-copy.csv'".to_owned(), "COPY"),
+        ("CREATE TABLE t (a int)".to_owned(), "CREATE TABLE"),
+        ("INSERT INTO windows (chrom) VALUES ('chr9')".to_owned(), "INSERT"),
+        ("DROP TABLE windows".to_owned(), "DROP TABLE"),
+        ("SET datafusion.execution.batch_size = 1".to_owned(), "SET datafusion.execution.batch_size"),
+    ];
+    for (sql, what) in &refused {
+        let err = timeout(STEP, reader.simple_query(sql)).await.unwrap().err().unwrap_or_else(|| panic!("simple: {sql} ran"));
+        assert_refused(&err, what, sql);
+        let err = timeout(STEP, reader.query(sql.as_str(), &[])).await.unwrap().err().unwrap_or_else(|| panic!("extended: {sql} ran"));
+        assert_refused(&err, what, sql);
+        let err = timeout(STEP, reader.prepare(sql)).await.unwrap().err().unwrap_or_else(|| panic!("Parse: {sql} ran"));
+        assert_refused(&err, what, sql);
+        let row = timeout(STEP, reader.query_one("SELECT count(*) FROM windows", &[])).await.unwrap().unwrap();
+        assert_eq!(row.get::<_, i64>(0), 3, "the session stays usable after {sql}");
+    }
+    assert!(!copy_target.exists(), "a reader's COPY wrote {}", copy_target.display());
+    // Inside a transaction the refusal aborts it like any error; ROLLBACK recovers.
+    timeout(STEP, reader.simple_query("BEGIN")).await.unwrap().unwrap();
+    let err = timeout(STEP, reader.simple_query("CREATE TABLE t (a int)")).await.unwrap().unwrap_err();
+    assert_eq!(sqlstate(&err), "42501");
+    timeout(STEP, reader.simple_query("ROLLBACK")).await.unwrap().unwrap();
+    timeout(STEP, reader.simple_query("SELECT 1")).await.unwrap().unwrap();
+
+    // The admin may read server files, in both protocols.
+    let admin = server.connect_as("root", "password='admin pw'").await.expect("admin logs in");
+    let sql = format!("SELECT chrom, start FROM read_bed('{bed}') ORDER BY chrom");
+    let msgs = timeout(STEP, admin.simple_query(&sql)).await.unwrap().unwrap();
+    let rows: Vec<_> = msgs.iter().filter_map(|m| match m { SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned), _ => None }).collect();
+    assert_eq!(rows, ["chr1", "chr2"]);
+    let rows = timeout(STEP, admin.query(sql.as_str(), &[])).await.unwrap().unwrap();
+    assert_eq!(rows.len(), 2);
+
+    // Wrong passwords and unknown users: 28P01.
+    for (user, password) in [("ann", "admin pw"), ("root", "reader pw"), ("nobody", "reader pw")] {
+        let err = server.connect_as(user, &format!("password='{password}'")).await.err().expect("must be refused");
+        assert_eq!(sqlstate(&err), "28P01", "{user}: {err}");
+    }
+    // The sessions are unaffected.
+    timeout(STEP, reader.simple_query("SELECT 1")).await.unwrap().unwrap();
+    timeout(STEP, admin.simple_query("SELECT 1")).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trust_sessions_are_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let bed = bed_file(dir.path());
+    let server = start_with(windows_context_with_table_functions(), ServeConfig::default()).await;
+    let client = server.connect().await;
+    let rows = timeout(STEP, client.query(format!("SELECT * FROM read_bed('{bed}')").as_str(), &[]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Kills the server process when the test ends, passing or not.
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_cli_stores_only_verifiers_and_serve_enforces_roles() {
+    use crate::support::{omicsdb, omicsdb_bin, omicsdb_ok};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let reader_pw = "Tr0ub4dor&3 horse";
+    let admin_pw = "correct-horse-battery-staple";
+    let pw_file = dir.path().join("pw.txt");
+    std::fs::write(&pw_file, format!("{reader_pw}\n")).unwrap();
+
+    let out = omicsdb_ok(&db, &["user", "add", "ann", "--role", "reader", "--password-file", pw_file.to_str().unwrap()]);
+    assert!(out.contains("ann") && out.contains("reader"), "{out}");
+    // From the environment, stdin closed (no prompt answered).
+    let out = Command::new(omicsdb_bin())
+        .arg("--db")
+        .arg(&db)
+        .args(["user", "add", "root", "--role", "admin"])
+        .env("OMICSDB_PASSWORD", admin_pw)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // No password argument exists; a taken name, a bad role and an empty password are refused.
+    for args in [
+        &["user", "add", "eve", "--role", "reader", "--password", "x"][..],
+        &["user", "add", "ann", "--role", "reader", "--password-file", pw_file.to_str().unwrap()],
+        &["user", "add", "eve", "--role", "root", "--password-file", pw_file.to_str().unwrap()],
+        &["user", "drop", "nobody"],
+    ] {
+        let out = omicsdb(&db, args);
+        assert!(!out.status.success(), "{args:?} must fail");
+    }
+    let empty = dir.path().join("empty.txt");
+    std::fs::write(&empty, "\n").unwrap();
+    assert!(!omicsdb(&db, &["user", "add", "eve", "--role", "reader", "--password-file", empty.to_str().unwrap()]).status.success());
+
+    let list = omicsdb_ok(&db, &["user", "list"]);
+    let lines: Vec<Vec<&str>> = list.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert!(lines.contains(&vec!["ann", "reader"]) && lines.contains(&vec!["root", "admin"]), "{list}");
+    assert!(!list.contains("eve"), "{list}");
+    omicsdb_ok(&db, &["user", "set-role", "ann", "admin"]);
+    assert!(omicsdb_ok(&db, &["user", "list"]).lines().any(|l| l.split_whitespace().eq(["ann", "admin"])));
+    omicsdb_ok(&db, &["user", "set-role", "ann", "reader"]);
+    omicsdb_ok(&db, &["user", "add", "tmp", "--role", "reader", "--password-file", pw_file.to_str().unwrap()]);
+    omicsdb_ok(&db, &["user", "drop", "tmp"]);
+    assert!(!omicsdb_ok(&db, &["user", "list"]).contains("tmp"));
+
+    // The catalog holds SCRAM verifiers, never the passwords.
+    let files = files_under(&db);
+    let mut saw_verifier = false;
+    for file in &files {
+        let bytes = std::fs::read(file).unwrap();
+        for pw in [reader_pw, admin_pw] {
+            assert!(!contains(&bytes, pw.as_bytes()), "{} contains a password", file.display());
+        }
+        saw_verifier |= contains(&bytes, b"SCRAM-SHA-256$4096:");
+    }
+    assert!(saw_verifier, "no SCRAM verifier found in {files:?}");
+
+    // `omicsdb serve` loads the users: SCRAM required, roles enforced.
+    let bed = bed_file(dir.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(omicsdb_bin())
+        .arg("--db")
+        .arg(&db)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = ChildGuard(child);
+    let server = TestServer { addr: SocketAddr::from(([127, 0, 0, 1], port)), stop: None, task: None };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let reader = loop {
+        match server.connect_as("ann", &format!("password='{reader_pw}'")).await {
+            Ok(client) => break client,
+            Err(e) if tokio::time::Instant::now() < deadline && e.code().is_none() => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("cannot log in to omicsdb serve: {e}"),
+        }
+    };
+    timeout(STEP, reader.simple_query("SELECT 1")).await.unwrap().unwrap();
+    let sql = format!("SELECT * FROM read_bed('{bed}')");
+    let err = timeout(STEP, reader.simple_query(&sql)).await.unwrap().unwrap_err();
+    assert_refused(&err, "read_bed()", &sql);
+    let admin = server.connect_as("root", &format!("password='{admin_pw}'")).await.expect("admin logs in");
+    let rows = timeout(STEP, admin.query(sql.as_str(), &[])).await.unwrap().unwrap();
+    assert_eq!(rows.len(), 2);
+    let err = server.connect_as("ann", "password=wrong").await.err().expect("wrong password");
+    assert_eq!(sqlstate(&err), "28P01", "{err}");
+    // Without a password the client cannot log in at all (SCRAM is asked for).
+    assert!(server.connect_as("ann", "").await.is_err(), "a login without a password must fail");
 }

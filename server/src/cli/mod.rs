@@ -8,6 +8,7 @@ mod model;
 mod serve;
 mod train;
 mod sql;
+mod user;
 mod windows;
 
 use std::path::PathBuf;
@@ -55,6 +56,9 @@ pub enum Command {
     Model(model::ModelCommand),
     /// Run SQL (one query, or an interactive prompt without one).
     Sql(sql::SqlArgs),
+    /// Manage the users `omicsdb serve` lets in (reader or admin).
+    #[command(subcommand)]
+    User(user::UserCommand),
 }
 
 /// Track commands.
@@ -82,6 +86,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sql(args) => sql::run(&db, args),
         Command::Model(cmd) => model::run(&db, cmd),
         Command::Serve(args) => serve::run(&db, args),
+        Command::User(cmd) => user::run(&db, cmd),
         Command::Train(args) => train::run(&db, args),
         Command::Materialize(args) => materialize::run(&db, args),
         Command::Plot(args) => plot::run(&db, args),

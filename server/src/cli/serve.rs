@@ -7,7 +7,8 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 use clap::Args;
 use omicsdb::Database;
-use omicsdb_server::pg::{ServeConfig, serve};
+use omicsdb_server::pg::{ServeConfig, ServeUser, serve};
+use omicsdb_storage::users;
 
 /// Arguments of `omicsdb serve`.
 #[derive(Debug, Args)]
@@ -15,9 +16,6 @@ pub struct ServeArgs {
     /// Address to listen on (loopback by default; other addresses must be asked for).
     #[arg(long, default_value = "127.0.0.1:5433")]
     pub listen: SocketAddr,
-    /// A user allowed to log in, as NAME:PASSWORD (repeatable; without any, loopback clients are trusted).
-    #[arg(long = "user")]
-    pub users: Vec<String>,
     /// TLS certificate (PEM); needs --tls-key.
     #[arg(long)]
     pub tls_cert: Option<PathBuf>,
@@ -34,13 +32,28 @@ pub struct ServeArgs {
 
 /// Runs the server until the process is stopped (Ctrl-C / SIGTERM end it; the
 /// database holds only committed state, so nothing is lost).
+///
+/// Users come from the catalog (`omicsdb user add`): with any, every client
+/// must log in with SCRAM-SHA-256 and gets its user's role; with none, loopback
+/// clients are trusted as admin (and other addresses are refused).
 pub fn run(db: &Database, args: ServeArgs) -> Result<()> {
-    let mut users = Vec::new();
-    for u in &args.users {
-        let Some((name, password)) = u.split_once(':') else {
-            bail!("--user must be NAME:PASSWORD, got '{u}'");
-        };
-        users.push((name.to_string(), password.to_string()));
+    let mut logins = Vec::new();
+    for record in users::list_users(db.store())? {
+        logins.push(ServeUser::new(record.name.clone(), record.role, record.verifier()?));
+    }
+    if logins.is_empty() && args.listen.ip().is_loopback() {
+        eprintln!(
+            "warning: no users in the catalog: trust authentication, every client on {} is admin without a password \
+             (add users with `omicsdb user add NAME --role reader|admin` to require SCRAM-SHA-256 passwords)",
+            args.listen
+        );
+    } else if !logins.is_empty() {
+        let readers = logins.iter().filter(|u| u.role == users::Role::Reader).count();
+        eprintln!(
+            "{} users ({} admin, {readers} reader) from the catalog: SCRAM-SHA-256 passwords required",
+            logins.len(),
+            logins.len() - readers
+        );
     }
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(c), Some(k)) => Some((c, k)),
@@ -49,7 +62,7 @@ pub fn run(db: &Database, args: ServeArgs) -> Result<()> {
     };
     let cfg = ServeConfig {
         listen: args.listen,
-        users,
+        users: logins,
         tls,
         require_tls: args.require_tls,
         max_connections: args.max_connections,

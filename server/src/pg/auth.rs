@@ -1,83 +1,214 @@
-//! Authentication: SCRAM-SHA-256 for configured users, trust otherwise.
+//! Authentication: SCRAM-SHA-256 against stored verifiers, or trust.
 //!
-//! Passwords never travel in clear: with users configured, clients must use
-//! SCRAM-SHA-256 (psql, libpq, tokio-postgres, psycopg and JDBC all do). A
-//! wrong password or unknown user gets FATAL 28P01 and the connection closes;
-//! unknown users run the same exchange against a random secret, so a client
-//! cannot tell which user names exist. Trust mode (no users) is only allowed
-//! on loopback (see [`ServeConfig::validate`](super::ServeConfig::validate)).
+//! Passwords never travel in clear and are never stored: with users
+//! configured, clients must use SCRAM-SHA-256 (psql, libpq, tokio-postgres,
+//! psycopg and JDBC all do), and the server holds only each user's verifier
+//! (salt, iteration count, StoredKey, ServerKey; see
+//! [`omicsdb_storage::users`]). pgwire's own SCRAM handler needs the salted
+//! password, which is as good as the password for logging in, so the
+//! exchange (RFC 5802/7677, without channel binding) is implemented here on
+//! the verifier.
+//!
+//! A wrong password or unknown user gets FATAL 28P01 and the connection
+//! closes; unknown users run the same exchange against a salt derived from
+//! the name and a per-server secret (stable across attempts, as PostgreSQL
+//! does) and a key nobody knows, so a client cannot tell which user names
+//! exist. Trust mode (no users) is only allowed on loopback (see
+//! [`ServeConfig::validate`](super::ServeConfig::validate)); trust sessions
+//! are admin.
 
 use std::collections::HashMap;
-use std::fmt::Debug;
-use std::sync::Arc;
+use std::fmt::{self, Debug};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use futures::Sink;
-use pgwire::api::auth::sasl::SASLAuthStartupHandler;
-use pgwire::api::auth::sasl::scram::{ScramAuth, gen_salted_password, SCRAM_ITERATIONS};
+use futures::{Sink, SinkExt};
+use omicsdb_storage::users::scram::{base64_decode, base64_encode, hmac_sha256};
+use omicsdb_storage::users::{Role, ScramVerifier};
+use pgwire::api::auth::sasl::scram::gen_salted_password;
 use pgwire::api::auth::{
-    AuthSource, DefaultServerParameterProvider, LoginInfo, Password, StartupHandler,
-    finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata,
+    DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
+    save_startup_parameters_to_metadata,
 };
 use pgwire::api::{ClientInfo, PgWireConnectionState, PidSecretKeyGenerator};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::startup::Authentication;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
+use super::config::ServeUser;
+use super::roles::SessionRole;
 use super::sqlstate::codes;
 
-/// SCRAM verifiers for the configured users, computed once at startup.
-#[derive(Debug)]
+/// PBKDF2 rounds of new verifiers (PostgreSQL's default).
+pub const SCRAM_ITERATIONS: u32 = 4096;
+
+/// The only SASL mechanism offered.
+pub const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
+
+/// The SCRAM-SHA-256 verifier of `password`: a fresh random 16-byte salt,
+/// [`SCRAM_ITERATIONS`] rounds, the password SASLprep-normalized as libpq
+/// does.
+pub fn scram_verifier(password: &str) -> ScramVerifier {
+    let salt = rand::random::<[u8; 16]>();
+    let salted = gen_salted_password(password, &salt, SCRAM_ITERATIONS as usize);
+    ScramVerifier::from_salted_password(SCRAM_ITERATIONS, &salt, &salted)
+}
+
+/// The users allowed to log in, with their roles and verifiers.
 pub struct UserStore {
-    users: HashMap<String, Password>,
+    users: HashMap<String, (Role, ScramVerifier)>,
+    /// Secret for the fake salts of unknown users.
+    mock_secret: [u8; 32],
+}
+
+impl Debug for UserStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserStore").field("users", &self.users.len()).finish_non_exhaustive()
+    }
 }
 
 impl UserStore {
-    /// Salts and hashes each `(user, password)` pair (PBKDF2, 4096 rounds).
-    pub fn new(users: &[(String, String)]) -> UserStore {
-        let users = users
-            .iter()
-            .map(|(user, password)| {
-                let salt = rand_bytes::<16>().to_vec();
-                let salted = gen_salted_password(password, &salt, SCRAM_ITERATIONS);
-                (user.clone(), Password::new(Some(salt), salted))
-            })
-            .collect();
-        UserStore { users }
+    /// A store of `users`.
+    pub fn new(users: &[ServeUser]) -> UserStore {
+        UserStore {
+            users: users.iter().map(|u| (u.name.clone(), (u.role, u.verifier.clone()))).collect(),
+            mock_secret: rand::random(),
+        }
     }
 
-    /// Number of configured users.
+    /// Number of users.
     pub fn len(&self) -> usize {
         self.users.len()
     }
 
-    /// True when no user is configured (trust mode).
+    /// True when there is no user (trust mode).
     pub fn is_empty(&self) -> bool {
         self.users.is_empty()
     }
-}
 
-fn rand_bytes<const N: usize>() -> [u8; N] {
-    rand::random::<[u8; N]>()
-}
-
-#[async_trait]
-impl AuthSource for UserStore {
-    async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
-        let user = login.user().ok_or(PgWireError::UserNameRequired)?;
+    /// The role and verifier of `user`; for an unknown user `None` and a
+    /// verifier no password matches, with the same salt on every attempt.
+    pub fn lookup(&self, user: &str) -> (Option<Role>, ScramVerifier) {
         match self.users.get(user) {
-            Some(password) => Ok(password.clone()),
-            // Same exchange as for a real user, against a secret nobody knows.
+            Some((role, verifier)) => (Some(*role), verifier.clone()),
             None => {
-                let salt = rand_bytes::<16>().to_vec();
-                Ok(Password::new(Some(salt), rand_bytes::<32>().to_vec()))
+                let mut input = b"salt:".to_vec();
+                input.extend_from_slice(user.as_bytes());
+                let salt = hmac_sha256(&self.mock_secret, &input)[..16].to_vec();
+                let verifier = ScramVerifier {
+                    iterations: SCRAM_ITERATIONS,
+                    salt,
+                    stored_key: rand::random(),
+                    server_key: rand::random(),
+                };
+                (None, verifier)
             }
         }
     }
 }
 
+fn invalid(message: &str) -> PgWireError {
+    PgWireError::InvalidScramMessage(message.to_owned())
+}
+
+/// One SCRAM exchange after the server-first-message was sent.
+#[derive(Debug)]
+pub struct ScramExchange {
+    user: String,
+    role: Option<Role>,
+    verifier: ScramVerifier,
+    gs2_header: String,
+    client_first_bare: String,
+    server_first: String,
+    nonce: String,
+}
+
+impl ScramExchange {
+    /// Reads the client-first-message of `user`; returns the exchange and the
+    /// server-first-message to send.
+    pub fn start(users: &UserStore, user: &str, client_first: &[u8]) -> PgWireResult<(ScramExchange, String)> {
+        let text = std::str::from_utf8(client_first).map_err(|_| invalid("client-first-message is not UTF-8"))?;
+        let (flag, rest) = text.split_once(',').ok_or_else(|| invalid("client-first-message has no GS2 header"))?;
+        match flag {
+            "n" | "y" => {}
+            f if f.starts_with("p=") => {
+                return Err(invalid("channel binding is not supported (the server offers SCRAM-SHA-256 only)"));
+            }
+            _ => return Err(invalid("bad GS2 channel binding flag")),
+        }
+        let (authzid, bare) = rest.split_once(',').ok_or_else(|| invalid("client-first-message has no GS2 header"))?;
+        if !authzid.is_empty() {
+            return Err(invalid("authorization identities are not supported"));
+        }
+        let gs2_header = text[..text.len() - bare.len()].to_owned();
+        let mut attrs = bare.split(',');
+        match attrs.next() {
+            Some(a) if a.starts_with("n=") => {}
+            Some(a) if a.starts_with("m=") => return Err(invalid("SCRAM extensions are not supported")),
+            _ => return Err(invalid("client-first-message has no user name attribute")),
+        }
+        let client_nonce = attrs
+            .next()
+            .and_then(|a| a.strip_prefix("r="))
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| (0x21..=0x7e).contains(&b)))
+            .ok_or_else(|| invalid("client-first-message has no valid nonce"))?;
+        let nonce = format!("{client_nonce}{}", base64_encode(&rand::random::<[u8; 18]>()));
+        let (role, verifier) = users.lookup(user);
+        let server_first = format!("r={nonce},s={},i={}", base64_encode(&verifier.salt), verifier.iterations);
+        let exchange = ScramExchange {
+            user: user.to_owned(),
+            role,
+            verifier,
+            gs2_header,
+            client_first_bare: bare.to_owned(),
+            server_first: server_first.clone(),
+            nonce,
+        };
+        Ok((exchange, server_first))
+    }
+
+    /// Checks the client-final-message; returns the user's role and the
+    /// server-final-message, or 28P01 for a wrong password or unknown user.
+    pub fn finish(self, client_final: &[u8]) -> PgWireResult<(Role, String)> {
+        let text = std::str::from_utf8(client_final).map_err(|_| invalid("client-final-message is not UTF-8"))?;
+        let (without_proof, proof) =
+            text.rsplit_once(",p=").ok_or_else(|| invalid("client-final-message has no proof"))?;
+        let mut attrs = without_proof.split(',');
+        let binding = attrs.next().and_then(|a| a.strip_prefix("c=")).ok_or_else(|| invalid("no channel binding attribute"))?;
+        let nonce = attrs.next().and_then(|a| a.strip_prefix("r=")).ok_or_else(|| invalid("no nonce attribute"))?;
+        if base64_decode(binding).as_deref() != Some(self.gs2_header.as_bytes()) {
+            return Err(invalid("channel binding data does not match the GS2 header"));
+        }
+        if nonce != self.nonce {
+            return Err(invalid("nonce does not match"));
+        }
+        let proof = base64_decode(proof).ok_or_else(|| invalid("proof is not base64"))?;
+        let auth_message = format!("{},{},{}", self.client_first_bare, self.server_first, without_proof);
+        let accepted = self.verifier.accepts(auth_message.as_bytes(), &proof);
+        match self.role {
+            Some(role) if accepted => {
+                let signature = self.verifier.server_signature(auth_message.as_bytes());
+                Ok((role, format!("v={}", base64_encode(&signature))))
+            }
+            _ => Err(PgWireError::InvalidPassword(self.user)),
+        }
+    }
+}
+
+/// Where a SCRAM login stands.
+#[derive(Debug)]
+pub enum ScramState {
+    /// AuthenticationSASL sent (or nothing yet).
+    Initial,
+    /// server-first-message sent.
+    ServerFirstSent(Box<ScramExchange>),
+    /// Finished or failed.
+    Done,
+}
+
 /// The startup handler for one connection.
 pub enum SessionStartup {
-    /// No password (loopback only).
+    /// No password (loopback only); sessions are admin.
     Trust {
         /// Server parameters sent after authentication.
         params: Arc<DefaultServerParameterProvider>,
@@ -86,12 +217,18 @@ pub enum SessionStartup {
         /// Refuse clients that did not negotiate TLS.
         require_tls: bool,
     },
-    /// SCRAM-SHA-256 (the SASL handler keeps per-connection state).
+    /// SCRAM-SHA-256 against the stored verifiers.
     Scram {
-        /// pgwire's SASL state machine for this connection.
-        handler: Box<SASLAuthStartupHandler<DefaultServerParameterProvider>>,
+        /// The users.
+        users: Arc<UserStore>,
+        /// Server parameters sent after authentication.
+        params: Arc<DefaultServerParameterProvider>,
+        /// Shared pid/secret generator, so cancel keys are unique.
+        keys: Arc<dyn PidSecretKeyGenerator>,
         /// Refuse clients that did not negotiate TLS.
         require_tls: bool,
+        /// This connection's exchange.
+        state: Mutex<ScramState>,
     },
 }
 
@@ -110,15 +247,12 @@ impl SessionStartup {
                 require_tls,
             }
         } else {
-            let source: Arc<dyn AuthSource> = users.clone();
-            let mut scram = ScramAuth::new(source);
-            scram.set_iterations(SCRAM_ITERATIONS);
-            let handler = SASLAuthStartupHandler::new(params.clone())
-                .with_scram(scram)
-                .with_pid_secret_key_generator(keys.clone());
             SessionStartup::Scram {
-                handler: Box::new(handler),
+                users: users.clone(),
+                params: params.clone(),
+                keys: keys.clone(),
                 require_tls,
+                state: Mutex::new(ScramState::Initial),
             }
         }
     }
@@ -130,6 +264,10 @@ fn tls_required() -> PgWireError {
         codes::INVALID_AUTHORIZATION.to_owned(),
         "this server requires TLS: connect with sslmode=require".to_owned(),
     )))
+}
+
+fn take_state(state: &Mutex<ScramState>) -> ScramState {
+    std::mem::replace(&mut *state.lock().unwrap_or_else(|p| p.into_inner()), ScramState::Done)
 }
 
 #[async_trait]
@@ -150,42 +288,126 @@ impl StartupHandler for SessionStartup {
                     save_startup_parameters_to_metadata(client, startup);
                     let (pid, key) = keys.generate(&*client);
                     client.set_pid_and_secret_key(pid, key);
+                    client.session_extensions().insert(SessionRole(Role::Admin));
                     finish_authentication(client, params.as_ref()).await?;
                 }
                 Ok(())
             }
-            SessionStartup::Scram { handler, require_tls } => {
-                if *require_tls
-                    && !client.is_secure()
-                    && matches!(client.state(), PgWireConnectionState::AwaitingStartup)
-                {
-                    return Err(tls_required());
+            SessionStartup::Scram { users, params, keys, require_tls, state } => match message {
+                PgWireFrontendMessage::Startup(ref startup) => {
+                    if *require_tls && !client.is_secure() {
+                        return Err(tls_required());
+                    }
+                    protocol_negotiation(client, startup).await?;
+                    save_startup_parameters_to_metadata(client, startup);
+                    client.set_state(PgWireConnectionState::AuthenticationInProgress);
+                    client
+                        .send(PgWireBackendMessage::Authentication(Authentication::SASL(vec![
+                            SCRAM_SHA_256.to_owned(),
+                        ])))
+                        .await?;
+                    Ok(())
                 }
-                handler.on_startup(client, message).await
-            }
+                PgWireFrontendMessage::PasswordMessageFamily(msg) => match take_state(state) {
+                    ScramState::Initial => {
+                        let initial = msg.into_sasl_initial_response()?;
+                        if initial.auth_method != SCRAM_SHA_256 {
+                            return Err(PgWireError::UnsupportedSASLAuthMethod(initial.auth_method));
+                        }
+                        let data = initial.data.ok_or_else(|| invalid("empty client-first-message"))?;
+                        let user = client.metadata().get("user").cloned().ok_or(PgWireError::UserNameRequired)?;
+                        let (exchange, server_first) = ScramExchange::start(users, &user, &data)?;
+                        *state.lock().unwrap_or_else(|p| p.into_inner()) =
+                            ScramState::ServerFirstSent(Box::new(exchange));
+                        client
+                            .send(PgWireBackendMessage::Authentication(Authentication::SASLContinue(
+                                server_first.into_bytes().into(),
+                            )))
+                            .await?;
+                        Ok(())
+                    }
+                    ScramState::ServerFirstSent(exchange) => {
+                        let response = msg.into_sasl_response()?;
+                        let (role, server_final) = exchange.finish(&response.data)?;
+                        client
+                            .send(PgWireBackendMessage::Authentication(Authentication::SASLFinal(
+                                server_final.into_bytes().into(),
+                            )))
+                            .await?;
+                        let (pid, key) = keys.generate(&*client);
+                        client.set_pid_and_secret_key(pid, key);
+                        client.session_extensions().insert(SessionRole(role));
+                        finish_authentication(client, params.as_ref()).await
+                    }
+                    ScramState::Done => Err(PgWireError::InvalidSASLState),
+                },
+                _ => Ok(()),
+            },
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use omicsdb_storage::users::scram::hi;
+
     use super::*;
 
-    #[tokio::test]
-    async fn known_users_get_their_verifier_and_unknown_users_a_random_one() {
-        let store = UserStore::new(&[("omics".to_owned(), "secret".to_owned())]);
-        let known = store.get_password(&LoginInfo::new(Some("omics"), None, "127.0.0.1".into())).await.unwrap();
-        let salt = known.salt().unwrap().to_vec();
-        assert_eq!(known.password(), gen_salted_password("secret", &salt, SCRAM_ITERATIONS).as_slice());
+    /// What a client sends: client-final-message for `password`.
+    fn client_final(password: &str, client_first_bare: &str, server_first: &str) -> String {
+        let attrs: HashMap<&str, &str> = server_first.split(',').filter_map(|a| a.split_once('=')).collect();
+        let salt = base64_decode(attrs["s"]).unwrap();
+        let iterations: u32 = attrs["i"].parse().unwrap();
+        let salted = hi(password.as_bytes(), &salt, iterations);
+        let client_key = hmac_sha256(&salted, b"Client Key");
+        let stored_key = omicsdb_storage::users::scram::sha256(&client_key);
+        let without_proof = format!("c=biws,r={}", attrs["r"]);
+        let auth_message = format!("{client_first_bare},{server_first},{without_proof}");
+        let signature = hmac_sha256(&stored_key, auth_message.as_bytes());
+        let proof: Vec<u8> = client_key.iter().zip(signature).map(|(k, s)| k ^ s).collect();
+        format!("{without_proof},p={}", base64_encode(&proof))
+    }
 
-        let a = store.get_password(&LoginInfo::new(Some("nobody"), None, "127.0.0.1".into())).await.unwrap();
-        let b = store.get_password(&LoginInfo::new(Some("nobody"), None, "127.0.0.1".into())).await.unwrap();
-        assert_ne!(a.password(), b.password(), "unknown users must not share a fixed secret");
-        assert!(store.get_password(&LoginInfo::new(None, None, "127.0.0.1".into())).await.is_err());
+    fn store() -> UserStore {
+        UserStore::new(&[ServeUser::with_password("ann", "pencil", Role::Reader)])
     }
 
     #[test]
-    fn random_bytes_differ() {
-        assert_ne!(rand_bytes::<16>(), rand_bytes::<16>());
+    fn right_password_gives_the_role_and_a_server_proof() {
+        let users = store();
+        let (exchange, server_first) = ScramExchange::start(&users, "ann", b"n,,n=,r=abc").unwrap();
+        assert!(server_first.starts_with("r=abc"), "{server_first}");
+        let reply = client_final("pencil", "n=,r=abc", &server_first);
+        let (role, server_final) = exchange.finish(reply.as_bytes()).unwrap();
+        assert_eq!(role, Role::Reader);
+        assert!(server_final.starts_with("v="));
+    }
+
+    #[test]
+    fn wrong_password_and_unknown_user_are_the_same_28p01() {
+        let users = store();
+        let (exchange, server_first) = ScramExchange::start(&users, "ann", b"n,,n=,r=abc").unwrap();
+        let reply = client_final("wrong", "n=,r=abc", &server_first);
+        let err = exchange.finish(reply.as_bytes()).unwrap_err();
+        assert_eq!(ErrorInfo::from(err).code, "28P01");
+
+        let (exchange, first_a) = ScramExchange::start(&users, "nobody", b"n,,n=,r=abc").unwrap();
+        let (_, first_b) = ScramExchange::start(&users, "nobody", b"n,,n=,r=abc").unwrap();
+        let salt = |s: &str| s.split(',').find(|a| a.starts_with("s=")).unwrap().to_owned();
+        assert_eq!(salt(&first_a), salt(&first_b), "an unknown user's salt must not change between attempts");
+        let reply = client_final("pencil", "n=,r=abc", &first_a);
+        assert_eq!(ErrorInfo::from(exchange.finish(reply.as_bytes()).unwrap_err()).code, "28P01");
+    }
+
+    #[test]
+    fn malformed_exchanges_are_refused() {
+        let users = store();
+        for first in [&b"p=tls-server-end-point,,n=,r=abc"[..], b"n,a=bob,n=,r=abc", b"n,,m=x,n=,r=abc", b"n,,n=", b"x", b"\xff"] {
+            assert!(ScramExchange::start(&users, "ann", first).is_err(), "{first:?}");
+        }
+        let (exchange, server_first) = ScramExchange::start(&users, "ann", b"n,,n=,r=abc").unwrap();
+        // A replayed nonce from another exchange.
+        let reply = client_final("pencil", "n=,r=abc", &server_first.replacen("r=abc", "r=abd", 1));
+        assert!(exchange.finish(reply.as_bytes()).is_err());
     }
 }

@@ -4,7 +4,36 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use omicsdb_storage::users::{Role, ScramVerifier};
+
+use super::auth::scram_verifier;
 use super::error::ServerError;
+
+/// A user allowed to log in: name, role and SCRAM-SHA-256 verifier.
+/// `omicsdb serve` makes these from the catalog's users
+/// (`omicsdb user add`); tests and embedders can build them in memory.
+#[derive(Debug, Clone)]
+pub struct ServeUser {
+    /// Login name.
+    pub name: String,
+    /// What the user may run (see [`super::roles`]).
+    pub role: Role,
+    /// The SCRAM verifier (never the password).
+    pub verifier: ScramVerifier,
+}
+
+impl ServeUser {
+    /// A user with a stored verifier.
+    pub fn new(name: impl Into<String>, role: Role, verifier: ScramVerifier) -> ServeUser {
+        ServeUser { name: name.into(), role, verifier }
+    }
+
+    /// A user whose verifier is computed from `password` (which is then
+    /// dropped by the caller; only the verifier is kept).
+    pub fn with_password(name: impl Into<String>, password: &str, role: Role) -> ServeUser {
+        ServeUser::new(name, role, scram_verifier(password))
+    }
+}
 
 /// Default listen address: loopback only, one port above PostgreSQL's 5432.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5433);
@@ -18,9 +47,10 @@ pub struct ServeConfig {
     /// Address to listen on. Anything but a loopback address must be asked
     /// for explicitly, and then requires `users` (no trust auth off loopback).
     pub listen: SocketAddr,
-    /// `(user, password)` pairs checked with SCRAM-SHA-256. Empty means trust
-    /// authentication, which is only allowed on a loopback `listen` address.
-    pub users: Vec<(String, String)>,
+    /// Users checked with SCRAM-SHA-256, with their roles. Empty means trust
+    /// authentication (every session is admin), which is only allowed on a
+    /// loopback `listen` address.
+    pub users: Vec<ServeUser>,
     /// PEM certificate chain and PEM private key (PKCS#8, PKCS#1 or SEC1).
     /// When set, clients may negotiate TLS (`sslmode=require`).
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -63,7 +93,8 @@ impl ServeConfig {
     }
 
     /// Checks the settings before binding: trust auth only on loopback,
-    /// non-zero limits, TLS required only with TLS files, no empty user names.
+    /// non-zero limits, TLS required only with TLS files, no empty or repeated
+    /// user names.
     pub fn validate(&self) -> Result<(), ServerError> {
         if self.is_trust() && !self.listen.ip().is_loopback() {
             return Err(ServerError::TrustOffLoopback {
@@ -93,10 +124,13 @@ impl ServeConfig {
                 "require_tls is set but no TLS certificate/key was given".to_owned(),
             ));
         }
-        if let Some((user, _)) = self.users.iter().find(|(u, _)| u.is_empty()) {
-            return Err(ServerError::InvalidConfig(format!(
-                "user name must not be empty (got {user:?})"
-            )));
+        if self.users.iter().any(|u| u.name.is_empty()) {
+            return Err(ServerError::InvalidConfig("user name must not be empty".to_owned()));
+        }
+        let mut names: Vec<&str> = self.users.iter().map(|u| u.name.as_str()).collect();
+        names.sort_unstable();
+        if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(ServerError::InvalidConfig(format!("user {:?} is listed twice", pair[0])));
         }
         Ok(())
     }
@@ -128,7 +162,7 @@ mod tests {
     fn users_allow_any_address() {
         let cfg = ServeConfig {
             listen: "0.0.0.0:5433".parse().unwrap(),
-            users: vec![("omics".into(), "pw".into())],
+            users: vec![ServeUser::with_password("omics", "pw", Role::Admin)],
             ..ServeConfig::default()
         };
         assert!(cfg.validate().is_ok());
@@ -141,6 +175,14 @@ mod tests {
             ServeConfig { max_pending_startups: 0, ..ServeConfig::default() },
             ServeConfig { max_message_bytes: 100, ..ServeConfig::default() },
             ServeConfig { require_tls: true, ..ServeConfig::default() },
+            ServeConfig {
+                users: vec![
+                    ServeUser::with_password("a", "x", Role::Admin),
+                    ServeUser::with_password("a", "y", Role::Reader),
+                ],
+                ..ServeConfig::default()
+            },
+            ServeConfig { users: vec![ServeUser::with_password("", "x", Role::Admin)], ..ServeConfig::default() },
         ] {
             assert!(cfg.validate().is_err(), "{cfg:?}");
         }

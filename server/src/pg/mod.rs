@@ -6,7 +6,7 @@
 //! all on pgwire. This module adds what those lack for a server facing
 //! untrusted clients: its own accept and connection loop with a graceful
 //! shutdown, a session limit answered with SQLSTATE 53300, a message-size
-//! limit, SCRAM users, TLS that fails loudly, SQLSTATE mapping of engine
+//! limit, SCRAM users with reader/admin roles, TLS that fails loudly, SQLSTATE mapping of engine
 //! errors, and cancel/`statement_timeout` that stop a streaming query.
 //! `docs/server.md` has the type mapping and the details.
 //!
@@ -28,6 +28,7 @@ pub mod error;
 pub mod hooks;
 pub mod json;
 pub mod limits;
+pub mod roles;
 pub mod session;
 pub mod sqlstate;
 pub mod tls;
@@ -44,7 +45,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-pub use config::{DEFAULT_LISTEN, ServeConfig};
+pub use config::{DEFAULT_LISTEN, ServeConfig, ServeUser};
+pub use omicsdb_storage::users::Role;
 pub use error::ServerError;
 
 use auth::UserStore;

@@ -9,7 +9,8 @@
 //! extended protocol that needs our own `on_execute`, because pgwire's
 //! default collects all rows of an Execute into a `Vec` before sending any.
 //!
-//! On top of datafusion-postgres' hooks the service adds savepoints and the
+//! On top of datafusion-postgres' hooks the service adds the reader/admin
+//! check (`roles.rs`, before every other hook), savepoints and the
 //! struct → `json` result rewrite (`hooks.rs`, `json.rs`).
 
 use std::fmt::Debug;
@@ -46,6 +47,7 @@ use super::auth::{SessionStartup, UserStore};
 use super::cancel::{CancelRegistry, GuardedRows, SessionControl, control_of, statement_deadline};
 use super::hooks::{JsonResultHook, SavepointHook, is_rollback_to_savepoint};
 use super::json;
+use super::roles::RoleHook;
 use super::sqlstate::SqlStateErrorHandler;
 
 /// The prepared-statement type stored in each session's portal store.
@@ -59,10 +61,11 @@ pub struct QueryService {
 
 impl QueryService {
     /// Wraps datafusion-postgres' service for `ctx`, with its default hooks
-    /// (cursors, `SET`/`SHOW`, transactions) plus savepoints first and the
-    /// simple-protocol JSON rewrite last.
+    /// (cursors, `SET`/`SHOW`, transactions) plus the role check and
+    /// savepoints first and the simple-protocol JSON rewrite last.
     pub fn new(ctx: Arc<datafusion::prelude::SessionContext>) -> QueryService {
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
+            Arc::new(RoleHook),
             Arc::new(SavepointHook),
             Arc::new(CursorStatementHook),
             Arc::new(SetShowHook),
