@@ -4,10 +4,9 @@
 # predict_omics through SQL over a whole chromosome.
 #   scripts/acceptance_omics.sh [DB_DIR] [extra omicsdb train args...]
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/release-build.sh"
 cd "$OMICSDB_ROOT"
-cargo build --release --locked -p omicsdb-server --bin omicsdb
-OMICSDB="$CARGO_TARGET_DIR/release/omicsdb"
+OMICSDB="$RELEASE_DIR/omicsdb"
 DB="${1:-acceptance-omics-db}"; shift || true
 DATA="$DB.inputs"
 rm -rf "$DB" "$DATA"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the bundled example: build omicsdb, ingest human chr20
-# (GRCh37) into ./example-db, create a second window set, and query it.
+# (GRCh37) into ./example-db with two GM12878 tracks, query it, train a small
+# omics model, predict with it from SQL, materialize its predictions for all of
+# chr20 (Parquet table + bigWig) and plot a region.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$OMICSDB_ROOT"
@@ -21,3 +23,16 @@ set -x
 "$OMICSDB" sql "SELECT chrom, count(*) AS windows, round(avg(gc), 4) AS mean_gc, round(avg(n_frac), 4) AS mean_n FROM windows GROUP BY chrom"
 "$OMICSDB" sql "SELECT region, round(gc, 3) AS gc, atac_gm12878, ctcf_gm12878 FROM windows WHERE chrom = '20' AND (atac_gm12878 > 0 OR ctcf_gm12878 > 0) ORDER BY start LIMIT 10"
 "$OMICSDB" sql "SELECT region, round(hyena_loglik(seq), 2) AS loglik, hyena_embed(seq)[1] AS embed_dim1 FROM windows WHERE chrom = '20' AND start >= 30000000 LIMIT 3"
+# A small omics model on the GM12878 tracks, from random weights. chr20 is the only
+# bundled human chromosome, so its last 13 Mbp are held out and 45-50 Mb validates.
+"$OMICSDB" train --model gm12878_omics --tissues GM12878 \
+  --holdout-chroms 20:50000001-63025520 --valid-chroms 20:45000001-50000000 \
+  --max-windows 3000 --epochs 2 --batch-size 16 --lr 3e-3 --d-model 16 --n-layer 1 --seed 1 \
+  --note "bundled example: 2 epochs on 3,000 chr20 windows; a demonstration, not a useful model"
+"$OMICSDB" model show gm12878_omics
+"$OMICSDB" sql "SELECT region, predict_omics(region, 'GM12878') AS prediction FROM windows WHERE chrom = '20' AND start >= 30000000 LIMIT 3"
+"$OMICSDB" sql "SELECT round(predict_omics('20:30,000,001-30,010,000', 'GM12878', 'atac_seq'), 4) AS atac_p_10kb"
+"$OMICSDB" materialize --model gm12878_omics --all-tissues --bigwig-dir "$DB/bigwig"
+"$OMICSDB" sql "SELECT chrom, start, \"end\", round(atac_seq, 3) AS atac_p, round(chip_seq_ctcf, 3) AS ctcf_p, atac_gm12878 AS atac_observed FROM predictions_gm12878_omics p JOIN windows w USING (chrom, start, \"end\") ORDER BY atac_seq DESC LIMIT 5"
+"$OMICSDB" plot --region 20:30,000,001-30,400,000 --predictions gm12878_omics --out "$DB/plot.svg"
+"$OMICSDB" plot --region 20:30,000,001-30,400,000 --predictions gm12878_omics --out "$DB/plot.png"

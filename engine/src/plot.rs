@@ -129,18 +129,9 @@ pub struct Region {
 
 /// Parses `chrom:start-end` (1-based closed, commas allowed) into 0-based half-open.
 pub fn parse_region(text: &str) -> Result<Region> {
-    let bad = |m: &str| PlotError::Argument { option: "--region", message: format!("'{text}': {m}; expected chrom:start-end, e.g. chr1:1,000,001-1,200,000") };
-    let (chrom, span) = text.trim().rsplit_once(':').ok_or_else(|| bad("no ':'"))?;
-    let (s, e) = span.split_once('-').ok_or_else(|| bad("no '-' between start and end"))?;
-    let num = |v: &str| v.replace(',', "").trim().parse::<i64>().map_err(|_| bad(&format!("'{v}' is not a position")));
-    let (s, e) = (num(s)?, num(e)?);
-    if chrom.is_empty() {
-        return Err(bad("empty chromosome"));
-    }
-    if s < 1 || e < s {
-        return Err(bad("start must be >= 1 and end >= start"));
-    }
-    Ok(Region { chrom: chrom.to_string(), start: s - 1, end: e })
+    let r = omicsdb_storage::region::Region::parse(text)
+        .map_err(|message| PlotError::Argument { option: "--region", message })?;
+    Ok(Region { chrom: r.chrom, start: r.start as i64, end: r.end as i64 })
 }
 
 /// One lane of the figure.

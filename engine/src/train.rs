@@ -22,11 +22,13 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use omicsdb_model::omics::spec::context_sequence;
 use omicsdb_model::omics::{ARCHITECTURE, OmicsNet, OmicsPredictor, OmicsSpec, OmicsTrack, TrackKind};
+pub use omicsdb_model::omics::Pooling;
 use omicsdb_model::train::baseline::KmerBaseline;
 use omicsdb_model::train::trainer::{StepProgress, TrainReport};
 use omicsdb_model::train::{Dataset, TrackMetrics, TrainOptions, evaluate_tracks};
 use omicsdb_model::{Config, tokenize};
 use omicsdb_storage::Store;
+use omicsdb_storage::region::Region;
 use omicsdb_storage::models::{self, ModelImport, ModelMeta};
 
 use crate::Database;
@@ -51,9 +53,10 @@ pub struct TrainOpts {
     pub tracks: Vec<String>,
     /// Only tracks of these tissues (empty: all).
     pub tissues: Vec<String>,
-    /// Test chromosomes (required).
+    /// Test chromosomes or regions (`chr8`, `chr20:50,000,001-63,025,520`; required).
+    /// A window is in a region when its centre is.
     pub holdout_chroms: Vec<String>,
-    /// Validation chromosomes (empty: a seeded tenth of the training windows).
+    /// Validation chromosomes or regions (empty: a seeded tenth of the training windows).
     pub valid_chroms: Vec<String>,
     /// Flanking bases on each side of a window.
     pub flank_bp: usize,
@@ -65,6 +68,8 @@ pub struct TrainOpts {
     pub max_windows: Option<usize>,
     /// Average forward and reverse-complement predictions at inference.
     pub rc_average: bool,
+    /// Pooling of the backbone's hidden states before the head.
+    pub pooling: Pooling,
     /// Loop settings (epochs, batch size, lr, seed, patience, resume).
     pub train: TrainOptions,
     /// Catalog note.
@@ -285,7 +290,7 @@ fn initial_net(store: &Store, opts: &TrainOpts, spec: &OmicsSpec, bias: &[f32]) 
             } else {
                 candle_core::pickle::read_all(&weights).map_err(candle)?.into_iter().collect::<HashMap<_, _>>()
             };
-            Ok(OmicsNet::from_state(&cfg, state, outputs, bias, opts.train.seed, &device)?)
+            Ok(OmicsNet::from_state(&cfg, state, outputs, opts.pooling, bias, opts.train.seed, &device)?)
         }
         None => {
             let d = opts.d_model.max(8);
@@ -294,7 +299,7 @@ fn initial_net(store: &Store, opts: &TrainOpts, spec: &OmicsSpec, bias: &[f32]) 
                 "max_seq_len": input_len, "filter_order": 32, "modulation_shift": 0.0
             });
             let cfg = Config::from_json_str(&json.to_string(), std::path::Path::new("(omicsdb train)"))?;
-            Ok(OmicsNet::random(&cfg, outputs, bias, opts.train.seed, &device)?)
+            Ok(OmicsNet::random(&cfg, outputs, opts.pooling, bias, opts.train.seed, &device)?)
         }
     }
 }
@@ -347,6 +352,7 @@ pub async fn train_omics(db: &Database, opts: &TrainOpts, progress: &mut dyn FnM
         flank_bp: opts.flank_bp,
         tracks,
         rc_average: opts.rc_average,
+        pooling: opts.pooling,
     };
     let rows = read_windows(db, &ws.name, &spec.tracks).await?;
     let chroms: Vec<&str> = {
@@ -354,22 +360,48 @@ pub async fn train_omics(db: &Database, opts: &TrainOpts, progress: &mut dyn FnM
         c.dedup();
         c
     };
-    for c in opts.holdout_chroms.iter().chain(&opts.valid_chroms) {
-        if !chroms.contains(&c.as_str()) {
-            return Err(other(format!("chromosome '{c}' has no windows in '{}'; chromosomes: {}", ws.name, chroms.join(", "))));
+    let regions = |list: &[String], option: &str| -> Result<Vec<Region>> {
+        let mut out = Vec::with_capacity(list.len());
+        for text in list {
+            let r = Region::parse_or_chrom(text).map_err(|m| other(format!("{option}: {m}")))?;
+            if !chroms.contains(&r.chrom.as_str()) {
+                return Err(other(format!(
+                    "{option}: chromosome '{}' has no windows in '{}'; chromosomes: {}",
+                    r.chrom,
+                    ws.name,
+                    chroms.join(", ")
+                )));
+            }
+            out.push(r);
         }
-    }
+        Ok(out)
+    };
+    let holdout = regions(&opts.holdout_chroms, "--holdout-chroms")?;
+    let valid = regions(&opts.valid_chroms, "--valid-chroms")?;
+    // A window belongs to the region holding its centre, so no window is in two splits.
+    let inside = |set: &[Region], r: &WindowRow| {
+        let centre = (r.start.max(0) as u64 + r.end.max(0) as u64) / 2;
+        set.iter().any(|g| g.contains(&r.chrom, centre))
+    };
     let mut train_rows: Vec<&WindowRow> = Vec::new();
     let mut valid_rows: Vec<&WindowRow> = Vec::new();
     let mut test_rows: Vec<&WindowRow> = Vec::new();
     for r in &rows {
-        if opts.holdout_chroms.contains(&r.chrom) {
+        if inside(&holdout, r) {
             test_rows.push(r);
-        } else if opts.valid_chroms.contains(&r.chrom) {
+        } else if inside(&valid, r) {
             valid_rows.push(r);
         } else {
             train_rows.push(r);
         }
+    }
+    if test_rows.is_empty() || train_rows.is_empty() {
+        return Err(other(format!(
+            "the split leaves {} training and {} held-out windows; both need some (--holdout-chroms {})",
+            train_rows.len(),
+            test_rows.len(),
+            opts.holdout_chroms.join(",")
+        )));
     }
     let mut rng = opts.train.seed;
     if opts.valid_chroms.is_empty() {

@@ -35,6 +35,7 @@ pub mod meta;
 pub mod models;
 pub mod parquet_io;
 pub mod progress;
+pub mod region;
 pub mod seqstore;
 pub mod store;
 pub mod tracks;

@@ -8,7 +8,7 @@ use std::io::Write;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float32Type;
-use omicsdb::train::{LoopOptions, TrainOpts, train_omics};
+use omicsdb::train::{LoopOptions, Pooling, TrainOpts, train_omics};
 use omicsdb::{Database, GenomeIngest};
 use omicsdb_storage::tracks::TrackIngest;
 use rand::rngs::StdRng;
@@ -84,6 +84,7 @@ fn train_evaluate_register_and_predict() {
         n_layer: 1,
         max_windows: None,
         rc_average: false,
+        pooling: Pooling::Mean,
         train: LoopOptions { epochs: 15, batch_size: 16, lr: 5e-3, seed: 1, patience: 15, ..Default::default() },
         note: "test".into(),
     };
@@ -130,6 +131,40 @@ fn train_evaluate_register_and_predict() {
     let second = rt().block_on(db.sql("SELECT predict_omics('c3:129-256', 'liver', 'atac_seq') AS a")).unwrap();
     let v2 = second[0].column(0).as_primitive::<Float32Type>().value(0);
     assert!((col(2) - (col(0) + v2) / 2.0).abs() < 1e-5, "{} vs mean of {} and {v2}", col(2), col(0));
+
+    // The chrom, start, end form gives the region form's values, NULL for NULL coordinates.
+    let coords = rt()
+        .block_on(db.sql(
+            "SELECT predict_omics(chrom, start, \"end\", 'liver', 'atac_seq') AS c, predict_omics(region, 'liver', 'atac_seq') AS r, \
+             predict_omics(chrom, CAST(NULL AS BIGINT), \"end\", 'liver')['atac_seq'] AS n \
+             FROM windows WHERE chrom = 'c3' ORDER BY start LIMIT 5",
+        ))
+        .unwrap();
+    let (c, r, n) = (coords[0].column(0).as_primitive::<Float32Type>(), coords[0].column(1).as_primitive::<Float32Type>(), coords[0].column(2));
+    assert_eq!(coords[0].num_rows(), 5);
+    for i in 0..5 {
+        assert!((c.value(i) - r.value(i)).abs() < 1e-6, "row {i}: {} vs {}", c.value(i), r.value(i));
+        assert!(n.is_null(i));
+    }
+    let err = rt().block_on(db.sql("SELECT predict_omics('c3', -5, 10, 'liver')")).unwrap_err().to_string();
+    assert!(err.contains("negative"), "{err}");
+
+    // Materialization of predict_omics: one row per window of c3, columns per assay,
+    // values equal to the SQL function's.
+    let mut req = omicsdb::materialize::Request::new("omics_tiny");
+    req.chroms = Some(vec!["c3".into()]);
+    let report = rt().block_on(omicsdb::materialize::materialize(&db, &req, &omicsdb::materialize::Silent)).unwrap();
+    assert_eq!(report.windows as usize, CHROM_LEN / WINDOW);
+    let joined = rt()
+        .block_on(db.sql(
+            "SELECT count(*) AS n, max(abs(p.atac_seq - predict_omics(w.region, 'liver', 'atac_seq'))) AS diff, \
+             count(DISTINCT p.tissue) AS tissues FROM predictions_omics_tiny p JOIN windows w USING (chrom, start, \"end\")",
+        ))
+        .unwrap();
+    assert_eq!(joined[0].column(0).as_primitive::<arrow::datatypes::Int64Type>().value(0) as usize, CHROM_LEN / WINDOW);
+    let diff = joined[0].column(1).as_primitive::<Float32Type>().value(0);
+    assert!(diff < 1e-5, "materialized vs SQL predict_omics differ by {diff}");
+    assert_eq!(joined[0].column(2).as_primitive::<arrow::datatypes::Int64Type>().value(0), 1);
 
     // Errors list what the model knows.
     let err = rt().block_on(db.sql("SELECT predict_omics('c3:1-128', 'brain')")).unwrap_err().to_string();
@@ -185,6 +220,7 @@ fn acceptance() {
         n_layer: env("OMICSDB_ACC_LAYERS", 2),
         max_windows: std::env::var("OMICSDB_ACC_MAX_WINDOWS").ok().and_then(|v| v.parse().ok()),
         rc_average: false,
+        pooling: Pooling::Mean,
         train: LoopOptions { epochs: env("OMICSDB_ACC_EPOCHS", 6), batch_size: 32, lr: 2e-3, seed: 1, patience: 2, ..Default::default() },
         note: "acceptance".into(),
     };

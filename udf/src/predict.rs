@@ -12,7 +12,10 @@
 //!   model of that name (`name` or `name@version`), else an assay.
 //!
 //! `region` is a region string `chrom:start-end` (1-based, closed; commas allowed), e.g.
-//! the window set's `region` column. The region's chromosome must exist in the model's
+//! the window set's `region` column. In its place three arguments `chrom, start, end`
+//! (0-based, half-open integers, as in the window table's columns) give the same region:
+//! `predict_omics(chrom, start, "end", tissue [, assay] [, model])`; a NULL in any of them
+//! gives NULL. The region's chromosome must exist in the model's
 //! assembly (a region string carries no assembly, so this is the assembly check).
 //! Values are in the track's units: probabilities for peak tracks, the predicted
 //! window value (`expm1` of the `log1p` output) for signal tracks.
@@ -29,7 +32,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
-use arrow::array::{ArrayRef, Float32Array, StructArray};
+use arrow::array::{Array, ArrayRef, Float32Array, StructArray};
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use candle_core::Tensor;
@@ -55,6 +58,12 @@ pub const DEFAULT_OMICS_MODEL: &str = "default_omics_model";
 /// Longest region accepted (bp).
 pub const MAX_REGION_BP: u64 = 10_000_000;
 const ARGS: [&str; 4] = ["region", "tissue", "assay", "model"];
+const COORD_ARGS: [&str; 6] = ["chrom", "start", "end", "tissue", "assay", "model"];
+
+/// True for the `chrom, start, end, tissue, ...` form: integer second and third arguments.
+fn coordinate_form(types: &[&DataType]) -> bool {
+    types.len() >= 4 && types[1].is_integer() && types[2].is_integer()
+}
 
 /// Every track's prediction for one model input (the batcher's task).
 #[derive(Debug, Clone)]
@@ -83,14 +92,7 @@ impl Task for PredictTask {
 
 /// Parses `chrom:start-end` (1-based closed, commas allowed) to 0-based half-open.
 pub fn parse_region(text: &str) -> std::result::Result<(String, u64, u64), String> {
-    let (chrom, range) = text.rsplit_once(':').ok_or_else(|| format!("'{text}' is not chrom:start-end"))?;
-    let (s, e) = range.split_once('-').ok_or_else(|| format!("'{text}' is not chrom:start-end"))?;
-    let num = |v: &str| v.replace(',', "").trim().parse::<u64>().map_err(|_| format!("'{text}': '{v}' is not a position"));
-    let (start, end) = (num(s)?, num(e)?);
-    if chrom.is_empty() || start == 0 || end < start {
-        return Err(format!("'{text}': need a chromosome and 1 <= start <= end"));
-    }
-    Ok((chrom.to_string(), start - 1, end))
+    omicsdb_storage::region::Region::parse(text).map(|r| (r.chrom, r.start, r.end))
 }
 
 /// `predict_omics` over a [`ModelRegistry`].
@@ -212,27 +214,72 @@ impl PredictOmicsFunc {
         }
     }
 
-    /// Model inputs of a region (one per tile).
-    fn region_inputs(&self, spec: &OmicsSpec, row: usize, region: &str) -> Result<Vec<Vec<u8>>, UdfError> {
-        let (chrom, start, end) = parse_region(region).map_err(|m| Self::arg_err("region", format!("row {row}: {m}")))?;
+    /// Model inputs of a region (one per tile); `label` names it in errors.
+    fn region_inputs(&self, spec: &OmicsSpec, row: usize, label: &str, chrom: &str, start: u64, end: u64) -> Result<Vec<Vec<u8>>, UdfError> {
+        if end < start {
+            return Err(Self::arg_err("region", format!("row {row}: '{label}' ends before it starts")));
+        }
         if end - start > MAX_REGION_BP {
-            return Err(Self::arg_err("region", format!("row {row}: '{region}' is longer than {MAX_REGION_BP} bp")));
+            return Err(Self::arg_err("region", format!("row {row}: '{label}' is longer than {MAX_REGION_BP} bp")));
         }
         let genome = self.registry.store().genome(&spec.assembly)?;
-        let chrom_len = genome.chrom_length(&chrom).ok_or_else(|| {
+        let chrom_len = genome.chrom_length(chrom).ok_or_else(|| {
             Self::arg_err("region", format!("row {row}: chromosome '{chrom}' is not in the model's assembly '{}'", spec.assembly))
         })?;
         if end > chrom_len {
-            return Err(Self::arg_err("region", format!("row {row}: '{region}' ends past {chrom} ({chrom_len} bp)")));
+            return Err(Self::arg_err("region", format!("row {row}: '{label}' ends past {chrom} ({chrom_len} bp)")));
         }
         tile_centres(start, end, spec.window_bp)
             .into_iter()
             .map(|c| -> Result<Vec<u8>, UdfError> {
-                let mut seq = context_sequence(c, spec.input_len(), chrom_len, |s, e| genome.sequence(&chrom, s, e, false))?;
+                let mut seq = context_sequence(c, spec.input_len(), chrom_len, |s, e| genome.sequence(chrom, s, e, false))?;
                 seq.iter_mut().filter(|b| !matches!(b, b'A' | b'C' | b'G' | b'T')).for_each(|b| *b = b'N');
                 Ok(seq)
             })
             .collect()
+    }
+
+    /// Per row, the region's model inputs, or `None` for a NULL region. `off` is 0 for
+    /// the region-string form and 2 for `chrom, start, end`.
+    fn row_inputs(&self, spec: &OmicsSpec, args: &[ColumnarValue], rows: usize, off: usize) -> Result<Vec<Option<Vec<Vec<u8>>>>> {
+        let first = args[0].to_array(rows)?;
+        let texts = args::texts(&first).ok_or_else(|| {
+            Self::arg_err(if off == 0 { "region" } else { "chrom" }, format!("must be a string, got {}", first.data_type()))
+        })?;
+        let mut out = Vec::with_capacity(texts.len());
+        if off == 0 {
+            for (row, text) in texts.iter().enumerate() {
+                out.push(match text {
+                    None => None,
+                    Some(t) => {
+                        let label = String::from_utf8_lossy(t);
+                        let (chrom, start, end) =
+                            parse_region(&label).map_err(|m| Self::arg_err("region", format!("row {row}: {m}")))?;
+                        Some(self.region_inputs(spec, row, &label, &chrom, start, end)?)
+                    }
+                });
+            }
+            return Ok(out);
+        }
+        let int64 = |i: usize| -> Result<arrow::array::Int64Array> {
+            let a = arrow::compute::cast(&args[i].to_array(rows)?, &DataType::Int64)?;
+            Ok(a.as_any().downcast_ref::<arrow::array::Int64Array>().cloned().unwrap_or_else(|| arrow::array::Int64Array::new_null(rows)))
+        };
+        let (starts, ends) = (int64(1)?, int64(2)?);
+        for (row, chrom) in texts.iter().enumerate() {
+            let (Some(chrom), true, true) = (chrom, starts.is_valid(row), ends.is_valid(row)) else {
+                out.push(None);
+                continue;
+            };
+            let chrom = String::from_utf8_lossy(chrom);
+            let (start, end) = (starts.value(row), ends.value(row));
+            let label = format!("{chrom}:{start}-{end} (0-based)");
+            if start < 0 || end < 0 {
+                return Err(Self::arg_err("start", format!("row {row}: '{label}' has a negative coordinate")).into());
+            }
+            out.push(Some(self.region_inputs(spec, row, &label, &chrom, start as u64, end as u64)?));
+        }
+        Ok(out)
     }
 }
 
@@ -257,17 +304,24 @@ impl ScalarUDFImpl for PredictOmicsFunc {
         &self.signature
     }
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        if coordinate_form(&arg_types.iter().collect::<Vec<_>>()) {
+            let mut out = args::coerce(NAME, &COORD_ARGS[..1], 1, &arg_types[..1])?;
+            out.extend([DataType::Int64, DataType::Int64]);
+            out.extend(args::coerce(NAME, &COORD_ARGS[3..], 1, &arg_types[3..])?);
+            return Ok(out);
+        }
         args::coerce(NAME, &ARGS, 2, arg_types)
     }
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
         internal_err!("{NAME}: return_field_from_args should be called instead")
     }
     fn return_field_from_args(&self, a: ReturnFieldArgs) -> Result<FieldRef> {
+        let off = if coordinate_form(&a.arg_fields.iter().map(|f| f.data_type()).collect::<Vec<_>>()) { 2 } else { 0 };
         let n = a.arg_fields.len();
-        let scalar = |i: usize| a.scalar_arguments.get(i).copied().flatten();
+        let scalar = |i: usize| a.scalar_arguments.get(i + off).copied().flatten();
         let tissue = args::plan_constant(NAME, "tissue", true, scalar(1))?.unwrap_or_default();
-        let third = args::plan_constant(NAME, "assay", n > 2, scalar(2))?;
-        let fourth = args::plan_constant(NAME, "model", n > 3, scalar(3))?;
+        let third = args::plan_constant(NAME, "assay", n > 2 + off, scalar(2))?;
+        let fourth = args::plan_constant(NAME, "model", n > 3 + off, scalar(3))?;
         let (assay, model) = self.assay_and_model(third, fourth);
         let meta = self.resolve(model.as_deref())?;
         let spec = Self::spec(&meta)?;
@@ -276,9 +330,11 @@ impl ScalarUDFImpl for PredictOmicsFunc {
     }
     fn invoke_with_args(&self, a: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let scalar = args::all_scalar(&a.args);
-        let tissue = args::exec_constant(NAME, "tissue", a.args.get(1))?.unwrap_or_default();
-        let third = args::exec_constant(NAME, "assay", a.args.get(2))?;
-        let fourth = args::exec_constant(NAME, "model", a.args.get(3))?;
+        let types: Vec<DataType> = a.args.iter().map(|c| c.data_type()).collect();
+        let off = if coordinate_form(&types.iter().collect::<Vec<_>>()) { 2 } else { 0 };
+        let tissue = args::exec_constant(NAME, "tissue", a.args.get(1 + off))?.unwrap_or_default();
+        let third = args::exec_constant(NAME, "assay", a.args.get(2 + off))?;
+        let fourth = args::exec_constant(NAME, "model", a.args.get(3 + off))?;
         let (assay, model) = self.assay_and_model(third, fourth);
         let meta = self.resolve(model.as_deref())?;
         let head = self.head(&meta)?;
@@ -288,17 +344,15 @@ impl ScalarUDFImpl for PredictOmicsFunc {
         if a.return_type() != &expected {
             return Err(Self::arg_err("model", format!("{} changed since the query was planned; run it again", meta.label())).into());
         }
-        let regions = a.args[0].to_array(a.number_rows)?;
-        let texts = args::texts(&regions)
-            .ok_or_else(|| Self::arg_err("region", format!("must be a string, got {}", regions.data_type())))?;
         // Every tile of every region, then one batched, cached evaluation.
+        let per_row = self.row_inputs(spec, &a.args, a.number_rows, off)?;
+        let n_rows = per_row.len();
         let mut seqs: Vec<Vec<u8>> = Vec::new();
-        let mut spans: Vec<Option<(usize, usize)>> = Vec::with_capacity(texts.len());
-        for (row, text) in texts.iter().enumerate() {
-            match text {
+        let mut spans: Vec<Option<(usize, usize)>> = Vec::with_capacity(n_rows);
+        for inputs in per_row {
+            match inputs {
                 None => spans.push(None),
-                Some(t) => {
-                    let inputs = self.region_inputs(spec, row, &String::from_utf8_lossy(t))?;
+                Some(inputs) => {
                     spans.push(Some((seqs.len(), inputs.len())));
                     seqs.extend(inputs);
                 }
@@ -307,8 +361,8 @@ impl ScalarUDFImpl for PredictOmicsFunc {
         let refs: Vec<Option<&[u8]>> = seqs.iter().map(|s| Some(s.as_slice())).collect();
         let task = PredictTask { head: Arc::clone(&head) };
         let results = evaluate(&self.registry, &task, &meta, &refs)?;
-        let mut columns: Vec<Vec<f32>> = vec![Vec::with_capacity(texts.len()); outputs.len()];
-        let mut valid = Vec::with_capacity(texts.len());
+        let mut columns: Vec<Vec<f32>> = vec![Vec::with_capacity(n_rows); outputs.len()];
+        let mut valid = Vec::with_capacity(n_rows);
         for span in &spans {
             valid.push(span.is_some());
             for (c, (t, _)) in outputs.iter().enumerate() {

@@ -1,5 +1,5 @@
 //! The Hyena omics model: a HyenaDNA backbone over a window's tokens (plus flanking
-//! context), mean-pooled over every position, and a linear multi-task head with one
+//! context), pooled over every position (mean, or mean and max: [`Pooling`]), and a linear multi-task head with one
 //! output per training track.
 //!
 //! * [`spec`]: what the head predicts ([`OmicsSpec`], [`OmicsTrack`]), the input
@@ -10,7 +10,7 @@
 //! * [`predictor`]: [`OmicsPredictor`], inference with the fused HyenaDNA kernels.
 //!
 //! A saved model directory holds `model.safetensors` (`hyena.backbone.*` as in the HF
-//! port, plus `head.weight` `[T, D]` and `head.bias` `[T]`) and `config.json`: the flat
+//! port, plus `head.weight` `[T, D]` (`[T, 2D]` for mean-max pooling) and `head.bias` `[T]`) and `config.json`: the flat
 //! HyenaDNA config with an extra `"omics"` object ([`OmicsSpec`]), so the backbone also
 //! loads with [`crate::HyenaDna::load`].
 
@@ -21,7 +21,7 @@ pub mod spec;
 
 pub use net::OmicsNet;
 pub use predictor::{OmicsHead, OmicsPredictor};
-pub use spec::{OmicsSpec, OmicsTrack, TrackKind};
+pub use spec::{OmicsSpec, OmicsTrack, Pooling, TrackKind};
 
 /// Architecture name recorded in the model catalog for omics models.
 pub const ARCHITECTURE: &str = "hyena_omics";

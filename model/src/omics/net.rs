@@ -1,4 +1,4 @@
-//! The trainable omics network: HyenaDNA backbone as candle `Var`s, mean pooling and a
+//! The trainable omics network: HyenaDNA backbone as candle `Var`s, pooling and a
 //! linear head. Its forward pass uses plain candle ops (differentiable LayerNorm, GELU)
 //! and the Hyena operator in training mode (the filter recomputed through autograd, the
 //! long convolution through its custom-op backward), so `loss.backward()` reaches every
@@ -14,6 +14,7 @@ use candle_nn::{Embedding, Linear, Module, VarBuilder, VarMap, linear};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::Pooling;
 use crate::hyena::HyenaOperator;
 use crate::{Config, ModelError};
 
@@ -54,6 +55,7 @@ pub struct OmicsNet {
     ln_f: Norm,
     head: Linear,
     outputs: usize,
+    pooling: Pooling,
     device: Device,
 }
 
@@ -67,11 +69,12 @@ impl OmicsNet {
     /// Builds the network from a backbone state dict (`hyena.backbone.*`, e.g.
     /// [`crate::hyena::init::random_state_dict`] or a loaded checkpoint) and either the
     /// head tensors in `state` (`head.weight`, `head.bias`) or a fresh seeded head of
-    /// `outputs` rows (uniform ±1/√D, bias `head_bias`).
+    /// `outputs` rows (uniform ±1/√W over the pooled width W, bias `head_bias`).
     pub fn from_state(
         cfg: &Config,
         state: HashMap<String, Tensor>,
         outputs: usize,
+        pooling: Pooling,
         head_bias: &[f32],
         seed: u64,
         device: &Device,
@@ -91,10 +94,10 @@ impl OmicsNet {
             }
             if !data.contains_key("head.weight") {
                 let mut rng = StdRng::seed_from_u64(seed ^ 0x6f6d_6963_73);
-                let bound = 1.0 / (cfg.d_model as f64).sqrt();
-                let w: Vec<f32> =
-                    (0..outputs * cfg.d_model).map(|_| rng.random_range(-bound..bound) as f32).collect();
-                data.insert("head.weight".into(), Var::from_vec(w, (outputs, cfg.d_model), device)?);
+                let width = pooling.width(cfg.d_model);
+                let bound = 1.0 / (width as f64).sqrt();
+                let w: Vec<f32> = (0..outputs * width).map(|_| rng.random_range(-bound..bound) as f32).collect();
+                data.insert("head.weight".into(), Var::from_vec(w, (outputs, width), device)?);
                 let mut b = head_bias.to_vec();
                 b.resize(outputs, 0.0);
                 data.insert("head.bias".into(), Var::from_vec(b, outputs, device)?);
@@ -117,14 +120,21 @@ impl OmicsNet {
             });
         }
         let ln_f = Norm::new(d, backbone.pp("ln_f"))?;
-        let head = linear(d, outputs, vb.pp("head"))?;
-        Ok(Self { cfg: cfg.clone(), varmap, embeddings, blocks, ln_f, head, outputs, device: device.clone() })
+        let head = linear(pooling.width(d), outputs, vb.pp("head"))?;
+        Ok(Self { cfg: cfg.clone(), varmap, embeddings, blocks, ln_f, head, outputs, pooling, device: device.clone() })
     }
 
     /// A randomly initialised network of the config's shape (seeded, deterministic).
-    pub fn random(cfg: &Config, outputs: usize, head_bias: &[f32], seed: u64, device: &Device) -> Result<Self, ModelError> {
+    pub fn random(
+        cfg: &Config,
+        outputs: usize,
+        pooling: Pooling,
+        head_bias: &[f32],
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
         let state = crate::hyena::init::random_state_dict(cfg, seed, device)?;
-        Self::from_state(cfg, state, outputs, head_bias, seed, device)
+        Self::from_state(cfg, state, outputs, pooling, head_bias, seed, device)
     }
 
     /// The backbone config.
@@ -164,10 +174,10 @@ impl OmicsNet {
         Ok(self.ln_f.forward(&r, eps)?)
     }
 
-    /// Raw head outputs `[B, T]`: the mean of the hidden states over all positions,
-    /// through the linear head.
+    /// Raw head outputs `[B, T]`: the hidden states pooled over all positions
+    /// ([`Pooling`]), through the linear head.
     pub fn forward(&self, ids: &Tensor) -> Result<Tensor, ModelError> {
-        let pooled = self.hidden(ids)?.mean(1)?;
+        let pooled = self.pooling.pool(&self.hidden(ids)?)?;
         Ok(self.head.forward(&pooled)?)
     }
 
@@ -234,7 +244,7 @@ mod tests {
         let dev = Device::Cpu;
         let state = crate::hyena::init::random_state_dict(&cfg, 3, &dev).unwrap();
         let reference = HyenaDna::new(&cfg, VarBuilder::from_tensors(state.clone(), DType::F32, &dev)).unwrap();
-        let net = OmicsNet::from_state(&cfg, state, 2, &[0.0, 0.0], 3, &dev).unwrap();
+        let net = OmicsNet::from_state(&cfg, state, 2, Pooling::Mean, &[0.0, 0.0], 3, &dev).unwrap();
         let ids: Vec<u32> = (0..2 * 40).map(|i| 7 + (i * 7 % 5) as u32).collect();
         let ids = Tensor::from_vec(ids, (2, 40), &dev).unwrap();
         let a = net.hidden(&ids).unwrap();
@@ -248,8 +258,8 @@ mod tests {
     fn save_and_load_round_trip() {
         let cfg = tiny_config(16);
         let dev = Device::Cpu;
-        let a = OmicsNet::random(&cfg, 3, &[], 1, &dev).unwrap();
-        let mut b = OmicsNet::random(&cfg, 3, &[], 2, &dev).unwrap();
+        let a = OmicsNet::random(&cfg, 3, Pooling::MeanMax, &[], 1, &dev).unwrap();
+        let mut b = OmicsNet::random(&cfg, 3, Pooling::MeanMax, &[], 2, &dev).unwrap();
         let dir = std::env::temp_dir().join(format!("omics-net-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("w.safetensors");

@@ -1,5 +1,5 @@
 //! Inference for a saved omics model: the backbone through the fused HyenaDNA kernels,
-//! mean pooling and the head; optional reverse-complement averaging.
+//! pooling ([`super::Pooling`]) and the head; optional reverse-complement averaging.
 
 use std::path::Path;
 
@@ -8,7 +8,8 @@ use candle_core::{DType, Device, Tensor};
 use super::spec::OmicsSpec;
 use crate::{Config, HyenaDna, ModelError};
 
-/// The head of a saved omics model (`head.weight` `[T, D]`, `head.bias` `[T]`) with its
+/// The head of a saved omics model (`head.weight` `[T, W]` for the pooled width W,
+/// `head.bias` `[T]`) with its
 /// spec; runs on the final hidden states of any backbone of width `D`.
 #[derive(Debug)]
 pub struct OmicsHead {
@@ -42,21 +43,23 @@ impl OmicsHead {
         let weight = get("head.weight")?.to_dtype(DType::F32)?;
         let bias = get("head.bias")?.to_dtype(DType::F32)?;
         let (rows, d) = weight.dims2()?;
-        if rows != spec.tracks.len() || d != d_model {
+        let width = spec.pooling.width(d_model);
+        if rows != spec.tracks.len() || d != width {
             return Err(ModelError::BadShape {
                 what: "head.weight".into(),
-                expected: format!("[{} tracks, d_model {d_model}]", spec.tracks.len()),
+                expected: format!("[{} tracks, {width} ({:?} pooling of d_model {d_model})]", spec.tracks.len(), spec.pooling),
                 got: vec![rows, d],
             });
         }
         Ok(Self { weight, bias, spec })
     }
 
-    /// Raw outputs `[B, T]` for ids `[B, L]` through `backbone`: mean-pooled final hidden
+    /// Raw outputs `[B, T]` for ids `[B, L]` through `backbone`: pooled final hidden
     /// states, then the head; averaged with the reverse complement when `rc_average`.
     pub fn forward_raw(&self, backbone: &HyenaDna, ids: &Tensor, rc_average: bool) -> Result<Tensor, ModelError> {
         let one = |ids: &Tensor| -> Result<Tensor, ModelError> {
-            let pooled = backbone.forward_hidden(ids)?.mean(1)?.to_dtype(DType::F32)?;
+            let hidden = backbone.forward_hidden(ids)?.to_dtype(DType::F32)?;
+            let pooled = self.spec.pooling.pool(&hidden)?;
             Ok(pooled.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?)
         };
         let fwd = one(ids)?;

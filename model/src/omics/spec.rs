@@ -16,6 +16,45 @@ pub enum TrackKind {
     Peaks,
 }
 
+/// How the final hidden states `[B, L, D]` of a window become the head's input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pooling {
+    /// Mean over positions (`[B, D]`); what models saved before pooling was a setting use.
+    #[default]
+    Mean,
+    /// Mean and max over positions, concatenated (`[B, 2D]`): the max keeps a short
+    /// element (a motif, a peak summit) from being averaged away over a long window.
+    MeanMax,
+}
+
+impl Pooling {
+    /// Width of the pooled vector for a backbone of width `d_model`.
+    pub fn width(self, d_model: usize) -> usize {
+        match self {
+            Pooling::Mean => d_model,
+            Pooling::MeanMax => 2 * d_model,
+        }
+    }
+
+    /// Pools hidden states `[B, L, D]` into `[B, width]` (differentiable).
+    pub fn pool(self, hidden: &candle_core::Tensor) -> candle_core::Result<candle_core::Tensor> {
+        match self {
+            Pooling::Mean => hidden.mean(1),
+            Pooling::MeanMax => candle_core::Tensor::cat(&[hidden.mean(1)?, hidden.max(1)?], 1),
+        }
+    }
+
+    /// Parses `mean` or `mean_max` (also `mean-max`).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.to_ascii_lowercase().replace('-', "_").as_str() {
+            "mean" => Some(Pooling::Mean),
+            "mean_max" => Some(Pooling::MeanMax),
+            _ => None,
+        }
+    }
+}
+
 /// One predicted track (one head output).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OmicsTrack {
@@ -67,6 +106,9 @@ pub struct OmicsSpec {
     /// Average the forward and reverse-complement predictions at inference.
     #[serde(default)]
     pub rc_average: bool,
+    /// Pooling of the hidden states before the head.
+    #[serde(default)]
+    pub pooling: Pooling,
 }
 
 impl OmicsSpec {
@@ -219,6 +261,7 @@ mod tests {
             flank_bp: 2,
             tracks: vec![t("s", None, TrackKind::Signal), t("p", None, TrackKind::Peaks)],
             rc_average: false,
+            pooling: Pooling::Mean,
         };
         assert_eq!(spec.input_len(), 14);
         assert!((spec.decode_output(0, spec.encode_target(0, 3.5)) - 3.5).abs() < 1e-5);

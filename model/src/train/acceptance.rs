@@ -8,13 +8,15 @@
 //! ```
 //!
 //! chr1–chr4 train, chr5 validates, chr6 is held out. Env: `OMICSDB_ACC_EPOCHS` (6),
-//! `OMICSDB_ACC_DMODEL` (32), `OMICSDB_ACC_LAYERS` (2), `OMICSDB_ACC_BATCH` (32).
+//! `OMICSDB_ACC_DMODEL` (32), `OMICSDB_ACC_LAYERS` (2), `OMICSDB_ACC_BATCH` (32),
+//! `OMICSDB_ACC_LR` (2e-3), `OMICSDB_ACC_POOLING` (`mean`), `OMICSDB_ACC_SHORT`
+//! (short filter width, 3), `OMICSDB_ACC_EMB` (positional features, 5).
 
 use candle_core::{DType, Device};
 
 use super::baseline::KmerBaseline;
-use super::{Dataset, TrainOptions, evaluate_tracks, train};
-use crate::omics::{OmicsNet, OmicsSpec, OmicsTrack, TrackKind};
+use super::{Dataset, TrainOptions, evaluate_tracks, train_observed};
+use crate::omics::{OmicsNet, OmicsSpec, OmicsTrack, Pooling, TrackKind};
 use crate::{Config, tokenize};
 
 fn env(k: &str, d: usize) -> usize {
@@ -50,6 +52,7 @@ fn acceptance() {
         flank_bp: 0,
         tracks,
         rc_average: false,
+        pooling: Pooling::parse(&std::env::var("OMICSDB_ACC_POOLING").unwrap_or_default()).unwrap_or(Pooling::Mean),
     };
     let t = spec.tracks.len();
     let (mut tr, mut va, mut te) = (Dataset::new(1000, t), Dataset::new(1000, t), Dataset::new(1000, t));
@@ -68,9 +71,11 @@ fn acceptance() {
     let d = env("OMICSDB_ACC_DMODEL", 32);
     let cfg = Config::from_json_str(
         &format!(
-            r#"{{"d_model":{d},"n_layer":{},"d_inner":{},"vocab_size":12,"max_seq_len":1000,"filter_order":32,"modulation_shift":0.0}}"#,
+            r#"{{"d_model":{d},"n_layer":{},"d_inner":{},"vocab_size":12,"max_seq_len":1000,"filter_order":32,"modulation_shift":0.0,"short_filter_order":{},"emb_dim":{}}}"#,
             env("OMICSDB_ACC_LAYERS", 2),
-            4 * d
+            4 * d,
+            env("OMICSDB_ACC_SHORT", 3),
+            env("OMICSDB_ACC_EMB", 5)
         ),
         std::path::Path::new("acceptance"),
     )
@@ -82,23 +87,32 @@ fn acceptance() {
             if spec.tracks[i].kind == TrackKind::Peaks { (m / (1.0 - m)).ln() } else { m }
         })
         .collect();
-    let mut net = OmicsNet::random(&cfg, t, &bias, 1, &Device::Cpu).unwrap();
+    let mut net = OmicsNet::random(&cfg, t, spec.pooling, &bias, 1, &Device::Cpu).unwrap();
     let opts = TrainOptions {
         epochs: env("OMICSDB_ACC_EPOCHS", 6),
         batch_size: env("OMICSDB_ACC_BATCH", 32),
-        lr: 2e-3,
+        lr: std::env::var("OMICSDB_ACC_LR").ok().and_then(|v| v.parse().ok()).unwrap_or(2e-3),
         seed: 1,
         patience: 2,
         ..Default::default()
     };
     let mut last = std::time::Instant::now();
-    let report = train(&mut net, &spec, &tr, &va, &opts, &mut |p| {
+    let targets: Vec<Vec<f32>> = (0..t).map(|i| te.target_column(i)).collect();
+    let mut on_step = |p: &super::trainer::StepProgress| {
         if last.elapsed().as_secs() >= 30 || p.step == p.steps {
             println!("epoch {} step {}/{} loss {:.4} {:.1} windows/s", p.epoch, p.step, p.steps, p.loss, p.windows_per_s);
             last = std::time::Instant::now();
         }
-    })
-    .unwrap();
+    };
+    // Held-out metrics after every epoch, to see how fast the model learns.
+    let mut on_epoch = |net: &OmicsNet, e: &super::EpochReport| {
+        let pred = super::trainer::predict_raw(net, &te, 64, &Device::Cpu).unwrap();
+        let m = evaluate_tracks(&spec, &pred, &targets);
+        let f = |v: Option<f64>| v.map_or("-".into(), |x| format!("{x:.3}"));
+        let line: Vec<String> = m.iter().map(|m| format!("{} r={} auroc={}", m.track, f(m.pearson), f(m.auroc))).collect();
+        println!("epoch {} valid loss {:.4} | held-out: {}", e.epoch, e.valid_loss, line.join("; "));
+    };
+    let report = train_observed(&mut net, &spec, &tr, &va, &opts, &mut on_step, &mut on_epoch).unwrap();
     for e in &report.epochs {
         println!("{e:?}");
     }

@@ -164,6 +164,20 @@ pub fn train(
     opts: &TrainOptions,
     progress: &mut dyn FnMut(&StepProgress),
 ) -> Result<TrainReport, ModelError> {
+    train_observed(net, spec, train, valid, opts, progress, &mut |_, _| {})
+}
+
+/// [`train`], also calling `on_epoch` with the network and the epoch's report after each
+/// epoch's validation (before the checkpoint is written), e.g. to log extra metrics.
+pub fn train_observed(
+    net: &mut OmicsNet,
+    spec: &OmicsSpec,
+    train: &Dataset,
+    valid: &Dataset,
+    opts: &TrainOptions,
+    progress: &mut dyn FnMut(&StepProgress),
+    on_epoch: &mut dyn FnMut(&OmicsNet, &EpochReport),
+) -> Result<TrainReport, ModelError> {
     let started = Instant::now();
     if train.n() == 0 {
         return Err(ModelError::EmptyInput { what: "training set (no windows on the training chromosomes)".into() });
@@ -221,6 +235,9 @@ pub fn train(
         let windows_per_s = seen as f64 / t0.elapsed().as_secs_f64().max(1e-9);
         let valid_loss = dataset_loss(net, valid, &masks, batch * 4, &device)?;
         state.epochs.push(EpochReport { epoch, train_loss: sum / seen as f64, valid_loss, windows_per_s });
+        if let Some(report) = state.epochs.last() {
+            on_epoch(net, report);
+        }
         let improved = state.best_valid.is_none_or(|b| valid_loss < b);
         if improved {
             state.best_valid = Some(valid_loss);
@@ -265,6 +282,7 @@ mod tests {
             flank_bp: 0,
             tracks: vec![track("sig", TrackKind::Signal), track("peak", TrackKind::Peaks)],
             rc_average: false,
+            pooling: crate::omics::Pooling::MeanMax,
         }
     }
 
@@ -298,7 +316,7 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
         let opts = TrainOptions { epochs: 4, batch_size: 16, lr: 5e-3, seed: 9, checkpoint_dir: Some(dir.clone()), ..Default::default() };
         let run = |opts: &TrainOptions| {
-            let mut net = OmicsNet::random(&cfg, 2, &[0.0, 0.0], 4, &Device::Cpu).unwrap();
+            let mut net = OmicsNet::random(&cfg, 2, crate::omics::Pooling::MeanMax, &[0.0, 0.0], 4, &Device::Cpu).unwrap();
             let report = train(&mut net, &spec(), &train_set, &valid_set, opts, &mut |_| {}).unwrap();
             (report, predict_raw(&net, &valid_set, 8, &Device::Cpu).unwrap())
         };

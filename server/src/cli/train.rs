@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use omicsdb::Database;
-use omicsdb::train::{TrainEvent, TrainOpts, train_omics};
+use omicsdb::train::{Pooling, TrainEvent, TrainOpts, train_omics};
 use omicsdb_storage::models::ModelMeta;
 
 /// Arguments of `omicsdb train`.
@@ -27,11 +27,13 @@ pub struct TrainArgs {
     /// Only the tracks of these tissues (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub tissues: Vec<String>,
-    /// Held-out test chromosomes (comma-separated).
+    /// Held-out test chromosomes or regions, comma-separated (`chr8,chr9` or
+    /// `20:50000001-63025520`, no commas inside a number here); a window belongs to
+    /// the region holding its centre.
     #[arg(long, value_delimiter = ',', required = true)]
     pub holdout_chroms: Vec<String>,
-    /// Validation chromosomes for early stopping (default: a seeded tenth of the
-    /// training windows).
+    /// Validation chromosomes or regions for early stopping (default: a seeded tenth
+    /// of the training windows).
     #[arg(long, value_delimiter = ',')]
     pub valid_chroms: Vec<String>,
     /// Maximum epochs.
@@ -67,9 +69,17 @@ pub struct TrainArgs {
     /// Average forward and reverse-complement predictions at inference.
     #[arg(long)]
     pub rc_average: bool,
+    /// Pooling of the hidden states over a window before the head: `mean`, or
+    /// `mean-max` (mean and max concatenated).
+    #[arg(long, default_value = "mean", value_parser = parse_pooling)]
+    pub pooling: Pooling,
     /// Note stored with the model.
     #[arg(long, default_value = "")]
     pub note: String,
+}
+
+fn parse_pooling(text: &str) -> std::result::Result<Pooling, String> {
+    Pooling::parse(text).ok_or_else(|| format!("unknown pooling {text:?}: use mean-max or mean"))
 }
 
 /// Runs `omicsdb train`.
@@ -87,6 +97,7 @@ pub fn run(db: &Database, args: TrainArgs) -> Result<()> {
         n_layer: args.n_layer,
         max_windows: args.max_windows,
         rc_average: args.rc_average,
+        pooling: args.pooling,
         train: omicsdb_model_options(args.epochs, args.batch_size, args.lr, args.seed, args.patience, args.resume),
         note: args.note,
     };
@@ -96,6 +107,9 @@ pub fn run(db: &Database, args: TrainArgs) -> Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut epoch = 0;
+    // Without a terminal the bar is hidden: a log line every 30 s and at each epoch's end.
+    let log_lines = !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut last_line = std::time::Instant::now();
     let mut on_event = |e: &TrainEvent| match e {
         TrainEvent::Loaded { train, valid, test, input_len } => {
             bar.println(format!("windows: {train} train, {valid} valid, {test} held out; input {input_len} bp"));
@@ -108,6 +122,10 @@ pub fn run(db: &Database, args: TrainArgs) -> Result<()> {
             }
             bar.set_position(p.step as u64);
             bar.set_message(format!("loss {:.4}  {:.1} windows/s", p.loss, p.windows_per_s));
+            if log_lines && (p.step == p.steps || last_line.elapsed().as_secs() >= 30) {
+                last_line = std::time::Instant::now();
+                eprintln!("epoch {} step {}/{}: loss {:.4}, {:.1} windows/s", p.epoch, p.step, p.steps, p.loss, p.windows_per_s);
+            }
         }
         TrainEvent::Evaluating => bar.println("evaluating on the held-out chromosomes"),
     };
