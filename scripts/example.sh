@@ -27,8 +27,8 @@ set -x
 # bundled human chromosome, so its last 13 Mbp are held out and 45-50 Mb validates.
 "$OMICSDB" train --model gm12878_omics --tissues GM12878 \
   --holdout-chroms 20:50000001-63025520 --valid-chroms 20:45000001-50000000 \
-  --max-windows 3000 --epochs 2 --batch-size 16 --lr 3e-3 --d-model 16 --n-layer 1 --seed 1 \
-  --note "bundled example: 2 epochs on 3,000 chr20 windows; a demonstration, not a useful model"
+  --max-windows 600 --epochs 2 --batch-size 16 --lr 3e-3 --d-model 16 --n-layer 1 --seed 1 \
+  --note "bundled example: 2 epochs on 600 chr20 windows; a demonstration, not a useful model"
 "$OMICSDB" model show gm12878_omics
 "$OMICSDB" sql "SELECT region, predict_omics(region, 'GM12878') AS prediction FROM windows WHERE chrom = '20' AND start >= 30000000 LIMIT 3"
 "$OMICSDB" sql "SELECT round(predict_omics('20:30,000,001-30,010,000', 'GM12878', 'atac_seq'), 4) AS atac_p_10kb"

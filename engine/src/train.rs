@@ -64,6 +64,12 @@ pub struct TrainOpts {
     pub d_model: usize,
     /// Backbone depth for a randomly initialised model.
     pub n_layer: usize,
+    /// Width of the short depthwise convolution of a randomly initialised model
+    /// (HyenaDNA uses 3; a wider one sees a whole TF motif in one layer).
+    pub short_filter_order: usize,
+    /// Positional features of the implicit long filter of a randomly initialised
+    /// model (HyenaDNA uses 5; more lets the filter represent sharper shapes).
+    pub filter_emb_dim: usize,
     /// At most this many training windows (seeded subsample); `None` for all.
     pub max_windows: Option<usize>,
     /// Average forward and reverse-complement predictions at inference.
@@ -296,7 +302,10 @@ fn initial_net(store: &Store, opts: &TrainOpts, spec: &OmicsSpec, bias: &[f32]) 
             let d = opts.d_model.max(8);
             let json = serde_json::json!({
                 "d_model": d, "n_layer": opts.n_layer.max(1), "d_inner": 4 * d, "vocab_size": 12,
-                "max_seq_len": input_len, "filter_order": 32, "modulation_shift": 0.0
+                "max_seq_len": input_len, "filter_order": 32, "modulation_shift": 0.0,
+                "short_filter_order": opts.short_filter_order.max(1),
+                // Odd, at least 3: time plus sin/cos pairs.
+                "emb_dim": (opts.filter_emb_dim.max(3) - 1) / 2 * 2 + 1
             });
             let cfg = Config::from_json_str(&json.to_string(), std::path::Path::new("(omicsdb train)"))?;
             Ok(OmicsNet::random(&cfg, outputs, opts.pooling, bias, opts.train.seed, &device)?)

@@ -85,6 +85,8 @@ fn train_evaluate_register_and_predict() {
         max_windows: None,
         rc_average: false,
         pooling: Pooling::Mean,
+        short_filter_order: 3,
+        filter_emb_dim: 5,
         train: LoopOptions { epochs: 15, batch_size: 16, lr: 5e-3, seed: 1, patience: 15, ..Default::default() },
         note: "test".into(),
     };
@@ -221,6 +223,8 @@ fn acceptance() {
         max_windows: std::env::var("OMICSDB_ACC_MAX_WINDOWS").ok().and_then(|v| v.parse().ok()),
         rc_average: false,
         pooling: Pooling::Mean,
+        short_filter_order: 3,
+        filter_emb_dim: 5,
         train: LoopOptions { epochs: env("OMICSDB_ACC_EPOCHS", 6), batch_size: 32, lr: 2e-3, seed: 1, patience: 2, ..Default::default() },
         note: "acceptance".into(),
     };

@@ -63,6 +63,12 @@ pub struct TrainArgs {
     /// Backbone depth of a randomly initialised model.
     #[arg(long, default_value_t = 2)]
     pub n_layer: usize,
+    /// Short convolution width of a randomly initialised model (HyenaDNA: 3).
+    #[arg(long, default_value_t = 3)]
+    pub short_filter: usize,
+    /// Positional features of the long filter of a randomly initialised model (odd; HyenaDNA: 5).
+    #[arg(long, default_value_t = 5)]
+    pub filter_emb_dim: usize,
     /// At most this many windows per split (seeded subsample).
     #[arg(long)]
     pub max_windows: Option<usize>,
@@ -95,6 +101,8 @@ pub fn run(db: &Database, args: TrainArgs) -> Result<()> {
         flank_bp: args.flank,
         d_model: args.d_model,
         n_layer: args.n_layer,
+        short_filter_order: args.short_filter,
+        filter_emb_dim: args.filter_emb_dim,
         max_windows: args.max_windows,
         rc_average: args.rc_average,
         pooling: args.pooling,
@@ -112,7 +120,8 @@ pub fn run(db: &Database, args: TrainArgs) -> Result<()> {
     let mut last_line = std::time::Instant::now();
     let mut on_event = |e: &TrainEvent| match e {
         TrainEvent::Loaded { train, valid, test, input_len } => {
-            bar.println(format!("windows: {train} train, {valid} valid, {test} held out; input {input_len} bp"));
+            let line = format!("windows: {train} train, {valid} valid, {test} held out; input {input_len} bp");
+            if log_lines { eprintln!("{line}") } else { bar.println(line) }
         }
         TrainEvent::Step(p) => {
             if p.epoch != epoch {
@@ -127,7 +136,10 @@ pub fn run(db: &Database, args: TrainArgs) -> Result<()> {
                 eprintln!("epoch {} step {}/{}: loss {:.4}, {:.1} windows/s", p.epoch, p.step, p.steps, p.loss, p.windows_per_s);
             }
         }
-        TrainEvent::Evaluating => bar.println("evaluating on the held-out chromosomes"),
+        TrainEvent::Evaluating => {
+            let line = "evaluating on the held-out windows";
+            if log_lines { eprintln!("{line}") } else { bar.println(line) }
+        }
     };
     let out = super::runtime()?.block_on(train_omics(db, &opts, &mut on_event))?;
     bar.finish_and_clear();
