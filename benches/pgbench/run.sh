@@ -6,7 +6,7 @@
 #   CLIENTS       pgbench client counts to run ["1 8"]
 #   DURATION      seconds per pgbench run [30]
 #   MODE          pgbench query mode: simple | extended | prepared [extended]
-#   QUERIES       scripts (beside this file, without .sql) ["point point_seq region_1mb region_1mb_bounded"]
+#   QUERIES       scripts (beside this file, without .sql; empty: none) ["point point_seq region_1mb region_1mb_bounded"]
 #   STREAM_ROWS   rows of the streaming test [10000000]; 0 skips it
 #   PG_PORT, OMICSDB_PORT  loopback ports [54329, 54330]
 #   KEEP=1        keep the work directory (databases, logs)
@@ -18,7 +18,7 @@ OMICSDB_BIN="${OMICSDB_BIN:-$HOME/.cache/omicsdb-bench-target/release/omicsdb}"
 CLIENTS="${CLIENTS:-1 8}"
 DURATION="${DURATION:-30}"
 MODE="${MODE:-extended}"
-QUERIES="${QUERIES:-point point_seq region_1mb region_1mb_bounded}"
+QUERIES="${QUERIES-point point_seq region_1mb region_1mb_bounded}"
 STREAM_ROWS="${STREAM_ROWS:-10000000}"
 PG_PORT="${PG_PORT:-54329}"
 OMICSDB_PORT="${OMICSDB_PORT:-54330}"
