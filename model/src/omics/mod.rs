@@ -14,6 +14,7 @@
 //! HyenaDNA config with an extra `"omics"` object ([`OmicsSpec`]), so the backbone also
 //! loads with [`crate::HyenaDna::load`].
 
+pub mod gelu;
 pub mod loss;
 pub mod net;
 pub mod predictor;

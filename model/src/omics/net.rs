@@ -168,7 +168,7 @@ impl OmicsNet {
         for b in &self.blocks {
             let mixed = b.mixer.forward_trace(&b.norm1.forward(&r, eps)?, true)?.out;
             let a = (r + mixed)?;
-            let mlp = b.fc2.forward(&b.fc1.forward(&b.norm2.forward(&a, eps)?)?.gelu()?)?;
+            let mlp = b.fc2.forward(&super::gelu::gelu(&b.fc1.forward(&b.norm2.forward(&a, eps)?)?)?)?;
             r = (a + mlp)?;
         }
         Ok(self.ln_f.forward(&r, eps)?)
