@@ -43,6 +43,7 @@ use datafusion::logical_expr::{
 use omicsdb_model::omics::spec::{context_sequence, tile_centres};
 use omicsdb_model::omics::{ARCHITECTURE, OmicsHead, OmicsSpec};
 use omicsdb_model::{HyenaDna, ModelError};
+use omicsdb_storage::Genome;
 use omicsdb_storage::models::{self, ModelMeta};
 
 use crate::args;
@@ -61,7 +62,8 @@ const ARGS: [&str; 4] = ["region", "tissue", "assay", "model"];
 const COORD_ARGS: [&str; 6] = ["chrom", "start", "end", "tissue", "assay", "model"];
 
 /// True for the `chrom, start, end, tissue, ...` form: integer second and third arguments.
-fn coordinate_form(types: &[&DataType]) -> bool {
+fn coordinate_form<'a>(types: impl IntoIterator<Item = &'a DataType>) -> bool {
+    let types: Vec<&DataType> = types.into_iter().take(4).collect();
     types.len() >= 4 && types[1].is_integer() && types[2].is_integer()
 }
 
@@ -215,14 +217,21 @@ impl PredictOmicsFunc {
     }
 
     /// Model inputs of a region (one per tile); `label` names it in errors.
-    fn region_inputs(&self, spec: &OmicsSpec, row: usize, label: &str, chrom: &str, start: u64, end: u64) -> Result<Vec<Vec<u8>>, UdfError> {
+    fn region_inputs(
+        spec: &OmicsSpec,
+        genome: &Genome,
+        row: usize,
+        label: &str,
+        chrom: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<Vec<u8>>, UdfError> {
         if end < start {
             return Err(Self::arg_err("region", format!("row {row}: '{label}' ends before it starts")));
         }
         if end - start > MAX_REGION_BP {
             return Err(Self::arg_err("region", format!("row {row}: '{label}' is longer than {MAX_REGION_BP} bp")));
         }
-        let genome = self.registry.store().genome(&spec.assembly)?;
         let chrom_len = genome.chrom_length(chrom).ok_or_else(|| {
             Self::arg_err("region", format!("row {row}: chromosome '{chrom}' is not in the model's assembly '{}'", spec.assembly))
         })?;
@@ -246,6 +255,16 @@ impl PredictOmicsFunc {
         let texts = args::texts(&first).ok_or_else(|| {
             Self::arg_err(if off == 0 { "region" } else { "chrom" }, format!("must be a string, got {}", first.data_type()))
         })?;
+        // One catalog lookup per batch (at the first non-NULL row), not per row.
+        let mut cached: Option<Arc<Genome>> = None;
+        let mut genome = || -> Result<Arc<Genome>, UdfError> {
+            if let Some(g) = &cached {
+                return Ok(Arc::clone(g));
+            }
+            let g = self.registry.store().genome(&spec.assembly)?;
+            cached = Some(Arc::clone(&g));
+            Ok(g)
+        };
         let mut out = Vec::with_capacity(texts.len());
         if off == 0 {
             for (row, text) in texts.iter().enumerate() {
@@ -255,7 +274,7 @@ impl PredictOmicsFunc {
                         let label = String::from_utf8_lossy(t);
                         let (chrom, start, end) =
                             parse_region(&label).map_err(|m| Self::arg_err("region", format!("row {row}: {m}")))?;
-                        Some(self.region_inputs(spec, row, &label, &chrom, start, end)?)
+                        Some(Self::region_inputs(spec, genome()?.as_ref(), row, &label, &chrom, start, end)?)
                     }
                 });
             }
@@ -277,7 +296,7 @@ impl PredictOmicsFunc {
             if start < 0 || end < 0 {
                 return Err(Self::arg_err("start", format!("row {row}: '{label}' has a negative coordinate")).into());
             }
-            out.push(Some(self.region_inputs(spec, row, &label, &chrom, start as u64, end as u64)?));
+            out.push(Some(Self::region_inputs(spec, genome()?.as_ref(), row, &label, &chrom, start as u64, end as u64)?));
         }
         Ok(out)
     }
@@ -304,7 +323,7 @@ impl ScalarUDFImpl for PredictOmicsFunc {
         &self.signature
     }
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if coordinate_form(&arg_types.iter().collect::<Vec<_>>()) {
+        if coordinate_form(arg_types) {
             let mut out = args::coerce(NAME, &COORD_ARGS[..1], 1, &arg_types[..1])?;
             out.extend([DataType::Int64, DataType::Int64]);
             out.extend(args::coerce(NAME, &COORD_ARGS[3..], 1, &arg_types[3..])?);
@@ -316,7 +335,7 @@ impl ScalarUDFImpl for PredictOmicsFunc {
         internal_err!("{NAME}: return_field_from_args should be called instead")
     }
     fn return_field_from_args(&self, a: ReturnFieldArgs) -> Result<FieldRef> {
-        let off = if coordinate_form(&a.arg_fields.iter().map(|f| f.data_type()).collect::<Vec<_>>()) { 2 } else { 0 };
+        let off = if coordinate_form(a.arg_fields.iter().map(|f| f.data_type())) { 2 } else { 0 };
         let n = a.arg_fields.len();
         let scalar = |i: usize| a.scalar_arguments.get(i + off).copied().flatten();
         let tissue = args::plan_constant(NAME, "tissue", true, scalar(1))?.unwrap_or_default();
@@ -331,7 +350,7 @@ impl ScalarUDFImpl for PredictOmicsFunc {
     fn invoke_with_args(&self, a: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let scalar = args::all_scalar(&a.args);
         let types: Vec<DataType> = a.args.iter().map(|c| c.data_type()).collect();
-        let off = if coordinate_form(&types.iter().collect::<Vec<_>>()) { 2 } else { 0 };
+        let off = if coordinate_form(&types) { 2 } else { 0 };
         let tissue = args::exec_constant(NAME, "tissue", a.args.get(1 + off))?.unwrap_or_default();
         let third = args::exec_constant(NAME, "assay", a.args.get(2 + off))?;
         let fourth = args::exec_constant(NAME, "model", a.args.get(3 + off))?;
