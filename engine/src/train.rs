@@ -22,7 +22,7 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use omicsdb_model::omics::spec::context_sequence;
 use omicsdb_model::omics::{ARCHITECTURE, OmicsNet, OmicsPredictor, OmicsSpec, OmicsTrack, TrackKind};
-pub use omicsdb_model::omics::Pooling;
+pub use omicsdb_model::omics::{Pooling, StemSpec};
 use omicsdb_model::train::baseline::KmerBaseline;
 use omicsdb_model::train::trainer::{StepProgress, TrainReport};
 use omicsdb_model::train::{Dataset, TrackMetrics, TrainOptions, evaluate_tracks};
@@ -76,6 +76,10 @@ pub struct TrainOpts {
     pub rc_average: bool,
     /// Pooling of the backbone's hidden states before the head.
     pub pooling: Pooling,
+    /// Convolutional stem of a randomly initialised model (motif detectors and max
+    /// pooling in front of the backbone); `None` feeds tokens to the backbone, as
+    /// HyenaDNA does. Not with `from` (a pretrained backbone reads tokens).
+    pub stem: Option<StemSpec>,
     /// Loop settings (epochs, batch size, lr, seed, patience, resume).
     pub train: TrainOptions,
     /// Catalog note.
@@ -296,19 +300,19 @@ fn initial_net(store: &Store, opts: &TrainOpts, spec: &OmicsSpec, bias: &[f32]) 
             } else {
                 candle_core::pickle::read_all(&weights).map_err(candle)?.into_iter().collect::<HashMap<_, _>>()
             };
-            Ok(OmicsNet::from_state(&cfg, state, outputs, opts.pooling, bias, opts.train.seed, &device)?)
+            Ok(OmicsNet::from_state(&cfg, state, outputs, opts.pooling, None, bias, opts.train.seed, &device)?)
         }
         None => {
             let d = opts.d_model.max(8);
             let json = serde_json::json!({
                 "d_model": d, "n_layer": opts.n_layer.max(1), "d_inner": 4 * d, "vocab_size": 12,
-                "max_seq_len": input_len, "filter_order": 32, "modulation_shift": 0.0,
+                "max_seq_len": spec.trunk_len(), "filter_order": 32, "modulation_shift": 0.0,
                 "short_filter_order": opts.short_filter_order.max(1),
                 // Odd, at least 3: time plus sin/cos pairs.
                 "emb_dim": (opts.filter_emb_dim.max(3) - 1) / 2 * 2 + 1
             });
             let cfg = Config::from_json_str(&json.to_string(), std::path::Path::new("(omicsdb train)"))?;
-            Ok(OmicsNet::random(&cfg, outputs, opts.pooling, bias, opts.train.seed, &device)?)
+            Ok(OmicsNet::random(&cfg, outputs, opts.pooling, spec.stem, bias, opts.train.seed, &device)?)
         }
     }
 }
@@ -362,7 +366,21 @@ pub async fn train_omics(db: &Database, opts: &TrainOpts, progress: &mut dyn FnM
         tracks,
         rc_average: opts.rc_average,
         pooling: opts.pooling,
+        stem: opts.stem,
     };
+    if opts.stem.is_some() && opts.from.is_some() {
+        return Err(other(
+            "a convolutional stem replaces the token embedding, so it cannot start from a pretrained HyenaDNA backbone (--from): drop one of them".into(),
+        ));
+    }
+    if let Some(stem) = opts.stem {
+        if stem.kernel % 2 == 0 || stem.pool == 0 || stem.channels == 0 {
+            return Err(other(format!(
+                "stem: the kernel must be odd and the pool and filters positive (got kernel {}, pool {}, filters {})",
+                stem.kernel, stem.pool, stem.channels
+            )));
+        }
+    }
     let rows = read_windows(db, &ws.name, &spec.tracks).await?;
     let chroms: Vec<&str> = {
         let mut c: Vec<&str> = rows.iter().map(|r| r.chrom.as_str()).collect();

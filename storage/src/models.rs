@@ -92,8 +92,10 @@ impl ModelMeta {
 
     /// Maximum input length in tokens (`max_seq_len`, or `layer.l_max`).
     pub fn max_seq_len(&self) -> Option<usize> {
-        self.config_usize("max_seq_len")
-            .or_else(|| self.config_usize("l_max"))
+        // An omics model with a convolutional stem feeds its backbone one position per
+        // `pool` bases, so it takes `pool` times the backbone's length in bases.
+        let pool = self.config.pointer("/omics/stem/pool").and_then(|v| v.as_u64()).unwrap_or(1).max(1) as usize;
+        self.config_usize("max_seq_len").or_else(|| self.config_usize("l_max")).map(|l| l * pool)
     }
 
     /// `name@version`, as accepted by the SQL functions.

@@ -8,7 +8,7 @@ use std::io::Write;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float32Type;
-use omicsdb::train::{LoopOptions, Pooling, TrainOpts, train_omics};
+use omicsdb::train::{LoopOptions, Pooling, StemSpec, TrainOpts, train_omics};
 use omicsdb::{Database, GenomeIngest};
 use omicsdb_storage::tracks::TrackIngest;
 use rand::rngs::StdRng;
@@ -49,27 +49,33 @@ fn write_inputs(dir: &std::path::Path) {
     }
 }
 
-#[test]
-fn train_evaluate_register_and_predict() {
-    let tmp = tempfile::tempdir().unwrap();
-    write_inputs(tmp.path());
-    let db = Database::open(tmp.path().join("db")).unwrap();
+/// The synthetic genome and its two liver tracks, ingested into a fresh database in `dir`.
+fn toy_db(dir: &std::path::Path) -> Database {
+    write_inputs(dir);
+    let db = Database::open(dir.join("db")).unwrap();
     db.ingest_genome(&GenomeIngest {
         assembly: "syn".into(),
-        path: tmp.path().join("g.fa"),
+        path: dir.join("g.fa"),
         width: WINDOW as u64,
         stride: WINDOW as u64,
         window_set: None,
         replace: false,
     })
     .unwrap();
-    let mut peaks = TrackIngest::new("syn", "liver_atac", tmp.path().join("peaks.bed"), "ATAC-seq", "liver");
+    let mut peaks = TrackIngest::new("syn", "liver_atac", dir.join("peaks.bed"), "ATAC-seq", "liver");
     peaks.replace = true;
     db.ingest_track(&peaks).unwrap();
-    let signal = TrackIngest::new("syn", "liver_k27ac", tmp.path().join("signal.bedGraph"), "ChIP-seq", "liver");
+    let signal = TrackIngest::new("syn", "liver_k27ac", dir.join("signal.bedGraph"), "ChIP-seq", "liver");
     let signal = TrackIngest { target: Some("H3K27ac".into()), ..signal };
     db.ingest_track(&signal).unwrap();
     db.refresh().unwrap();
+    db
+}
+
+#[test]
+fn train_evaluate_register_and_predict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = toy_db(tmp.path());
 
     let opts = TrainOpts {
         model: "omics_tiny".into(),
@@ -85,6 +91,7 @@ fn train_evaluate_register_and_predict() {
         max_windows: None,
         rc_average: false,
         pooling: Pooling::Mean,
+        stem: None,
         short_filter_order: 3,
         filter_emb_dim: 5,
         train: LoopOptions { epochs: 15, batch_size: 16, lr: 5e-3, seed: 1, patience: 15, ..Default::default() },
@@ -223,6 +230,7 @@ fn acceptance() {
         max_windows: std::env::var("OMICSDB_ACC_MAX_WINDOWS").ok().and_then(|v| v.parse().ok()),
         rc_average: false,
         pooling: Pooling::Mean,
+        stem: None,
         short_filter_order: 3,
         filter_emb_dim: 5,
         train: LoopOptions { epochs: env("OMICSDB_ACC_EPOCHS", 6), batch_size: 32, lr: 2e-3, seed: 1, patience: 2, ..Default::default() },
@@ -263,4 +271,56 @@ fn acceptance() {
     );
     assert!(batches[0].column(1).as_struct().num_columns() == 2);
     assert!(batches[0].column(1).null_count() == 0);
+}
+
+/// A model with a convolutional stem (`--stem-kernel`) learns the planted motif and is
+/// served by `predict_omics` through SQL; a stem cannot start from a pretrained backbone.
+#[test]
+fn stem_model_learns_and_serves_through_sql() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = toy_db(tmp.path());
+    let opts = TrainOpts {
+        model: "omics_stem".into(),
+        from: None,
+        window_set: "windows".into(),
+        tracks: vec![],
+        tissues: vec!["liver".into()],
+        holdout_chroms: vec!["c3".into()],
+        valid_chroms: vec!["c2".into()],
+        flank_bp: 0,
+        d_model: 16,
+        n_layer: 1,
+        max_windows: None,
+        rc_average: false,
+        pooling: Pooling::MeanMax,
+        stem: Some(StemSpec { kernel: 9, pool: 8, channels: 16 }),
+        short_filter_order: 3,
+        filter_emb_dim: 5,
+        train: LoopOptions { epochs: 25, batch_size: 16, lr: 5e-3, seed: 1, patience: 25, ..Default::default() },
+        note: "stem".into(),
+    };
+    let out = rt().block_on(train_omics(&db, &opts, &mut |_| {})).unwrap();
+    assert!(out.model_metrics[0].auroc.unwrap() > 0.8, "{:?} (baseline {:?})", out.model_metrics, out.baseline_metrics);
+    assert_eq!(out.meta.config["omics"]["stem"]["kernel"], 9);
+    // The models table states the input limit in bases (backbone positions x pool).
+    let b = rt().block_on(db.sql("SELECT max_seq_len FROM models WHERE name = 'omics_stem'")).unwrap();
+    assert_eq!(b[0].column(0).as_primitive::<arrow::datatypes::Int64Type>().value(0), 128);
+    let b = rt()
+        .block_on(db.sql(
+            "SELECT predict_omics(region, 'liver', 'atac_seq', 'omics_stem') AS p FROM windows WHERE chrom = 'c3' ORDER BY start",
+        ))
+        .unwrap();
+    let p: Vec<f32> = b.iter().flat_map(|b| b.column(0).as_primitive::<Float32Type>().values().to_vec()).collect();
+    assert_eq!(p.len(), CHROM_LEN / WINDOW);
+    // Held-out windows with the motif ((w + 2) % 3 == 0 on c3) score above the others.
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for (w, v) in p.iter().enumerate() {
+        if (w + 2) % 3 == 0 { on.push(*v) } else { off.push(*v) }
+    }
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    assert!(mean(&on) > mean(&off) + 0.2, "active {} vs inactive {}", mean(&on), mean(&off));
+    // A stem cannot start from a pretrained backbone.
+    let bad = TrainOpts { model: "x".into(), from: Some("omics_stem".into()), ..opts };
+    let err = rt().block_on(train_omics(&db, &bad, &mut |_| {})).unwrap_err().to_string();
+    assert!(err.contains("stem"), "{err}");
 }

@@ -170,6 +170,27 @@ impl HyenaDna {
         Ok(self.ln_f.forward(&r)?)
     }
 
+    /// Final hidden states after `ln_f`, `[B, L, D]`, for input features `[B, L, D]`
+    /// that replace the token embeddings (e.g. an omics model's convolutional stem).
+    pub fn forward_hidden_embedded(&self, x: &Tensor) -> Result<Tensor, ModelError> {
+        let (_, len, d) = x.dims3()?;
+        if d != self.cfg.d_model {
+            return Err(ModelError::BadShape {
+                what: "input features".into(),
+                expected: format!("[batch, length, {}]", self.cfg.d_model),
+                got: x.dims().to_vec(),
+            });
+        }
+        if len > self.cfg.max_seq_len {
+            return Err(ModelError::SequenceTooLong { len, l_max: self.cfg.max_seq_len });
+        }
+        let mut r = x.to_dtype(self.embeddings.embeddings().dtype())?;
+        for layer in &self.layers {
+            r = layer.forward(&r)?;
+        }
+        Ok(self.ln_f.forward(&r)?)
+    }
+
     /// LM logits `[B, L, vocab rows]` (16): position `t` scores token `t + 1`.
     pub fn forward_logits(&self, ids: &Tensor) -> Result<Tensor, ModelError> {
         let hidden = self.forward_hidden(ids)?;

@@ -19,10 +19,12 @@ pub mod loss;
 pub mod net;
 pub mod predictor;
 pub mod spec;
+pub mod stem;
 
 pub use net::OmicsNet;
 pub use predictor::{OmicsHead, OmicsPredictor};
 pub use spec::{OmicsSpec, OmicsTrack, Pooling, TrackKind};
+pub use stem::{ConvStem, StemSpec};
 
 /// Architecture name recorded in the model catalog for omics models.
 pub const ARCHITECTURE: &str = "hyena_omics";

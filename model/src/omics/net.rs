@@ -14,12 +14,17 @@ use candle_nn::{Embedding, Linear, Module, VarBuilder, VarMap, linear};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::stem::{ConvStem, StemSpec};
 use super::Pooling;
 use crate::hyena::HyenaOperator;
 use crate::{Config, ModelError};
 
 /// Key prefix of the backbone tensors (the HF-port layout).
 pub const BACKBONE: &str = "hyena.backbone";
+
+/// Output projections of each block's two residual branches, zeroed in [`OmicsNet::random`]
+/// for a model with a stem.
+const ZERO_INIT_SUFFIXES: [&str; 4] = ["mixer.out_proj.weight", "mixer.out_proj.bias", "mlp.fc2.weight", "mlp.fc2.bias"];
 
 /// State-dict keys that are fixed buffers in the reference and are not trained.
 const FROZEN_SUFFIXES: [&str; 3] = ["pos_emb.z", "pos_emb.t", "modulation.deltas"];
@@ -51,6 +56,7 @@ pub struct OmicsNet {
     cfg: Config,
     varmap: VarMap,
     embeddings: Embedding,
+    stem: Option<ConvStem>,
     blocks: Vec<TrainBlock>,
     ln_f: Norm,
     head: Linear,
@@ -69,12 +75,16 @@ impl OmicsNet {
     /// Builds the network from a backbone state dict (`hyena.backbone.*`, e.g.
     /// [`crate::hyena::init::random_state_dict`] or a loaded checkpoint) and either the
     /// head tensors in `state` (`head.weight`, `head.bias`) or a fresh seeded head of
-    /// `outputs` rows (uniform ±1/√W over the pooled width W, bias `head_bias`).
+    /// `outputs` rows (uniform ±1/√W over the pooled width W, bias `head_bias`). With a
+    /// `stem`, its weights come from `state` (`stem.conv.*`) or are seeded the same way
+    /// (uniform ±1/√fan-in, as PyTorch's `Conv1d`).
+    #[allow(clippy::too_many_arguments)]
     pub fn from_state(
         cfg: &Config,
         state: HashMap<String, Tensor>,
         outputs: usize,
         pooling: Pooling,
+        stem: Option<StemSpec>,
         head_bias: &[f32],
         seed: u64,
         device: &Device,
@@ -88,7 +98,7 @@ impl OmicsNet {
                     .iter()
                     .find_map(|p| key.strip_prefix(p).map(|rest| format!("{BACKBONE}.{rest}")))
                     .unwrap_or(key);
-                if key.starts_with(BACKBONE) || key.starts_with("head.") {
+                if key.starts_with(BACKBONE) || key.starts_with("head.") || key.starts_with("stem.") {
                     data.insert(key, Var::from_tensor(&t.to_dtype(DType::F32)?.to_device(device)?)?);
                 }
             }
@@ -101,6 +111,19 @@ impl OmicsNet {
                 let mut b = head_bias.to_vec();
                 b.resize(outputs, 0.0);
                 data.insert("head.bias".into(), Var::from_vec(b, outputs, device)?);
+            }
+            if let Some(stem) = stem.filter(|_| !data.contains_key("stem.conv.weight")) {
+                let mut rng = StdRng::seed_from_u64(seed ^ 0x7374_656d);
+                let (c, d) = (stem.channels, cfg.d_model);
+                let mut draw = |n: usize, fan_in: usize| -> Vec<f32> {
+                    let bound = 1.0 / (fan_in as f64).sqrt();
+                    (0..n).map(|_| rng.random_range(-bound..bound) as f32).collect()
+                };
+                let fan = 4 * stem.kernel;
+                data.insert("stem.conv.weight".into(), Var::from_vec(draw(c * fan, fan), (c, 4, stem.kernel), device)?);
+                data.insert("stem.conv.bias".into(), Var::from_vec(draw(c, fan), c, device)?);
+                data.insert("stem.proj.weight".into(), Var::from_vec(draw(d * c, c), (d, c), device)?);
+                data.insert("stem.proj.bias".into(), Var::from_vec(draw(d, c), d, device)?);
             }
         }
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
@@ -121,7 +144,15 @@ impl OmicsNet {
         }
         let ln_f = Norm::new(d, backbone.pp("ln_f"))?;
         let head = linear(pooling.width(d), outputs, vb.pp("head"))?;
-        Ok(Self { cfg: cfg.clone(), varmap, embeddings, blocks, ln_f, head, outputs, pooling, device: device.clone() })
+        let stem = match stem {
+            Some(spec) => Some(ConvStem::new(
+                (vb.get((spec.channels, 4, spec.kernel), "stem.conv.weight")?, vb.get(spec.channels, "stem.conv.bias")?),
+                (vb.get((d, spec.channels), "stem.proj.weight")?, vb.get(d, "stem.proj.bias")?),
+                spec,
+            )?),
+            None => None,
+        };
+        Ok(Self { cfg: cfg.clone(), varmap, embeddings, stem, blocks, ln_f, head, outputs, pooling, device: device.clone() })
     }
 
     /// A randomly initialised network of the config's shape (seeded, deterministic).
@@ -129,12 +160,24 @@ impl OmicsNet {
         cfg: &Config,
         outputs: usize,
         pooling: Pooling,
+        stem: Option<StemSpec>,
         head_bias: &[f32],
         seed: u64,
         device: &Device,
     ) -> Result<Self, ModelError> {
-        let state = crate::hyena::init::random_state_dict(cfg, seed, device)?;
-        Self::from_state(cfg, state, outputs, pooling, head_bias, seed, device)
+        let mut state = crate::hyena::init::random_state_dict(cfg, seed, device)?;
+        // Behind a stem, zero-initialised residual branches (as in Fixup and
+        // "zero-init residual" training): each block starts as the identity, so at step
+        // 0 the head sees the stem's motif features directly and the blocks grow from
+        // there. With HyenaDNA's random branch outputs on top, a planted motif in a 1 kb
+        // window was drowned out and training stayed at chance (a 10-mer in half of the
+        // windows: chance after 300 steps; zeroed: loss 0.03 by step 200).
+        for (key, t) in state.iter_mut() {
+            if stem.is_some() && ZERO_INIT_SUFFIXES.iter().any(|s| key.ends_with(s)) {
+                *t = t.zeros_like()?;
+            }
+        }
+        Self::from_state(cfg, state, outputs, pooling, stem, head_bias, seed, device)
     }
 
     /// The backbone config.
@@ -157,14 +200,19 @@ impl OmicsNet {
         named.into_iter().map(|(_, v)| v.clone()).collect()
     }
 
-    /// Final hidden states `[B, L, D]` after `ln_f` for token ids `[B, L]` (u32).
+    /// Final hidden states `[B, L', D]` after `ln_f` for token ids `[B, L]` (u32), where
+    /// `L'` is `L`, or the stem's bins.
     pub fn hidden(&self, ids: &Tensor) -> Result<Tensor, ModelError> {
         let len = ids.dim(1)?;
-        if len > self.cfg.max_seq_len {
-            return Err(ModelError::SequenceTooLong { len, l_max: self.cfg.max_seq_len });
+        let l_max = self.cfg.max_seq_len * self.stem.as_ref().map_or(1, |s| s.spec().pool);
+        if len > l_max {
+            return Err(ModelError::SequenceTooLong { len, l_max });
         }
         let eps = self.cfg.layer_norm_epsilon;
-        let mut r = self.embeddings.forward(ids)?;
+        let mut r = match &self.stem {
+            Some(stem) => stem.forward(ids)?,
+            None => self.embeddings.forward(ids)?,
+        };
         for b in &self.blocks {
             let mixed = b.mixer.forward_trace(&b.norm1.forward(&r, eps)?, true)?.out;
             let a = (r + mixed)?;
@@ -244,7 +292,7 @@ mod tests {
         let dev = Device::Cpu;
         let state = crate::hyena::init::random_state_dict(&cfg, 3, &dev).unwrap();
         let reference = HyenaDna::new(&cfg, VarBuilder::from_tensors(state.clone(), DType::F32, &dev)).unwrap();
-        let net = OmicsNet::from_state(&cfg, state, 2, Pooling::Mean, &[0.0, 0.0], 3, &dev).unwrap();
+        let net = OmicsNet::from_state(&cfg, state, 2, Pooling::Mean, None, &[0.0, 0.0], 3, &dev).unwrap();
         let ids: Vec<u32> = (0..2 * 40).map(|i| 7 + (i * 7 % 5) as u32).collect();
         let ids = Tensor::from_vec(ids, (2, 40), &dev).unwrap();
         let a = net.hidden(&ids).unwrap();
@@ -258,8 +306,8 @@ mod tests {
     fn save_and_load_round_trip() {
         let cfg = tiny_config(16);
         let dev = Device::Cpu;
-        let a = OmicsNet::random(&cfg, 3, Pooling::MeanMax, &[], 1, &dev).unwrap();
-        let mut b = OmicsNet::random(&cfg, 3, Pooling::MeanMax, &[], 2, &dev).unwrap();
+        let a = OmicsNet::random(&cfg, 3, Pooling::MeanMax, None, &[], 1, &dev).unwrap();
+        let mut b = OmicsNet::random(&cfg, 3, Pooling::MeanMax, None, &[], 2, &dev).unwrap();
         let dir = std::env::temp_dir().join(format!("omics-net-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("w.safetensors");
@@ -268,6 +316,57 @@ mod tests {
         let ids = Tensor::from_vec(vec![7u32; 16], (1, 16), &dev).unwrap();
         let (ya, yb) = (a.forward(&ids).unwrap(), b.forward(&ids).unwrap());
         assert_eq!(ya.to_vec2::<f32>().unwrap(), yb.to_vec2::<f32>().unwrap());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// A model with a convolutional stem: the saved weights run through
+    /// [`crate::omics::OmicsPredictor`] (what `predict_omics` uses) give the training
+    /// path's outputs.
+    #[test]
+    fn stem_model_saved_and_served_matches_training_path() {
+        use crate::omics::{OmicsPredictor, OmicsSpec, OmicsTrack, StemSpec, TrackKind};
+        let stem = StemSpec { kernel: 5, pool: 4, channels: 6 };
+        let track = |kind| OmicsTrack {
+            name: "t".into(),
+            column: "t".into(),
+            assay: "ATAC-seq".into(),
+            target: None,
+            tissue: "liver".into(),
+            kind,
+        };
+        let spec = OmicsSpec {
+            assembly: "a".into(),
+            window_set: "w".into(),
+            window_bp: 30,
+            flank_bp: 0,
+            tracks: vec![track(TrackKind::Signal), track(TrackKind::Peaks)],
+            rc_average: false,
+            pooling: Pooling::MeanMax,
+            stem: Some(stem),
+        };
+        let cfg = tiny_config(spec.trunk_len()); // ⌈30 / 4⌉ = 8 positions
+        let dev = Device::Cpu;
+        let net = OmicsNet::random(&cfg, 2, Pooling::MeanMax, Some(stem), &[0.1, -0.2], 5, &dev).unwrap();
+        let dir = std::env::temp_dir().join(format!("omics-stem-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        net.save(&dir.join("model.safetensors")).unwrap();
+        std::fs::write(dir.join("config.json"), spec.config_json(&cfg).to_string()).unwrap();
+        let served = OmicsPredictor::load(&dir, &dev).unwrap();
+        let ids: Vec<u32> = (0..2 * 30).map(|i| 7 + ((i * 5 + i / 7) % 5) as u32).collect(); // includes N (11)
+        let ids = Tensor::from_vec(ids, (2, 30), &dev).unwrap();
+        let a = net.forward(&ids).unwrap().to_vec2::<f32>().unwrap();
+        let b = served.forward_raw(&ids, false).unwrap().to_vec2::<f32>().unwrap();
+        for (ra, rb) in a.iter().zip(&b) {
+            for (x, y) in ra.iter().zip(rb) {
+                assert!((x - y).abs() < 1e-4, "{a:?} vs {b:?}");
+            }
+        }
+        // The blocks start as the identity (zero-initialised residual outputs), yet the
+        // weights differ per window: the stem features reach the head.
+        assert!((a[0][0] - a[1][0]).abs() > 1e-6, "{a:?}");
+        // Too long an input is refused with the limit in bases.
+        let long = Tensor::from_vec(vec![7u32; 40], (1, 40), &dev).unwrap();
+        assert!(matches!(net.forward(&long), Err(ModelError::SequenceTooLong { len: 40, l_max: 32 })));
         std::fs::remove_dir_all(&dir).ok();
     }
 }

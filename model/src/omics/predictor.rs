@@ -6,6 +6,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 
 use super::spec::OmicsSpec;
+use super::stem::ConvStem;
 use crate::{Config, HyenaDna, ModelError};
 
 /// The head of a saved omics model (`head.weight` `[T, W]` for the pooled width W,
@@ -15,6 +16,8 @@ use crate::{Config, HyenaDna, ModelError};
 pub struct OmicsHead {
     weight: Tensor,
     bias: Tensor,
+    /// The convolutional stem, when the spec has one.
+    stem: Option<ConvStem>,
     /// What the outputs are.
     pub spec: OmicsSpec,
 }
@@ -51,14 +54,37 @@ impl OmicsHead {
                 got: vec![rows, d],
             });
         }
-        Ok(Self { weight, bias, spec })
+        let stem = match spec.stem {
+            Some(stem_spec) => {
+                let f32 = |key: &str| get(key)?.to_dtype(DType::F32).map_err(ModelError::from);
+                let stem = ConvStem::new(
+                    (f32("stem.conv.weight")?, f32("stem.conv.bias")?),
+                    (f32("stem.proj.weight")?, f32("stem.proj.bias")?),
+                    stem_spec,
+                )?;
+                if stem.out_dim() != d_model {
+                    return Err(ModelError::BadShape {
+                        what: "stem.proj.weight".into(),
+                        expected: format!("[{d_model}, {}]", stem_spec.channels),
+                        got: vec![stem.out_dim(), stem_spec.channels],
+                    });
+                }
+                Some(stem)
+            }
+            None => None,
+        };
+        Ok(Self { weight, bias, stem, spec })
     }
 
     /// Raw outputs `[B, T]` for ids `[B, L]` through `backbone`: pooled final hidden
     /// states, then the head; averaged with the reverse complement when `rc_average`.
     pub fn forward_raw(&self, backbone: &HyenaDna, ids: &Tensor, rc_average: bool) -> Result<Tensor, ModelError> {
         let one = |ids: &Tensor| -> Result<Tensor, ModelError> {
-            let hidden = backbone.forward_hidden(ids)?.to_dtype(DType::F32)?;
+            let hidden = match &self.stem {
+                Some(stem) => backbone.forward_hidden_embedded(&stem.forward(ids)?)?,
+                None => backbone.forward_hidden(ids)?,
+            }
+            .to_dtype(DType::F32)?;
             let pooled = self.spec.pooling.pool(&hidden)?;
             Ok(pooled.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?)
         };

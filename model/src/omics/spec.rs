@@ -4,6 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::stem::StemSpec;
 use crate::{Config, ModelError};
 
 /// Signal (continuous) or peaks (binary) target.
@@ -109,12 +110,21 @@ pub struct OmicsSpec {
     /// Pooling of the hidden states before the head.
     #[serde(default)]
     pub pooling: Pooling,
+    /// Convolutional stem in front of the backbone ([`super::stem`]); `None`: the
+    /// backbone embeds every token itself, as HyenaDNA does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stem: Option<StemSpec>,
 }
 
 impl OmicsSpec {
     /// Model input length: `window_bp + 2 · flank_bp`.
     pub fn input_len(&self) -> usize {
         self.window_bp + 2 * self.flank_bp
+    }
+
+    /// Positions the backbone runs over: the input length, or the stem's bins.
+    pub fn trunk_len(&self) -> usize {
+        self.stem.map_or(self.input_len(), |s| s.trunk_len(self.input_len()))
     }
 
     /// Reads the `"omics"` object of a model's config JSON.
@@ -262,6 +272,7 @@ mod tests {
             tracks: vec![t("s", None, TrackKind::Signal), t("p", None, TrackKind::Peaks)],
             rc_average: false,
             pooling: Pooling::Mean,
+            stem: None,
         };
         assert_eq!(spec.input_len(), 14);
         assert!((spec.decode_output(0, spec.encode_target(0, 3.5)) - 3.5).abs() < 1e-5);

@@ -10,13 +10,16 @@
 //! chr1–chr4 train, chr5 validates, chr6 is held out. Env: `OMICSDB_ACC_EPOCHS` (6),
 //! `OMICSDB_ACC_DMODEL` (32), `OMICSDB_ACC_LAYERS` (2), `OMICSDB_ACC_BATCH` (32),
 //! `OMICSDB_ACC_LR` (2e-3), `OMICSDB_ACC_POOLING` (`mean`), `OMICSDB_ACC_SHORT`
-//! (short filter width, 3), `OMICSDB_ACC_EMB` (positional features, 5).
+//! (short filter width, 3), `OMICSDB_ACC_EMB` (positional features, 5),
+//! `OMICSDB_ACC_STEM_K` (convolutional stem width; 0: no stem), `OMICSDB_ACC_STEM_POOL`
+//! (8), `OMICSDB_ACC_STEM_C` (stem filters, 128), `OMICSDB_ACC_FLANK` (flanking bases per side, read from `genome.fa` next to the
+//! TSV; 0).
 
 use candle_core::{DType, Device};
 
 use super::baseline::KmerBaseline;
 use super::{Dataset, TrainOptions, evaluate_tracks, train_observed};
-use crate::omics::{OmicsNet, OmicsSpec, OmicsTrack, Pooling, TrackKind};
+use crate::omics::{OmicsNet, OmicsSpec, OmicsTrack, Pooling, StemSpec, TrackKind};
 use crate::{Config, tokenize};
 
 fn env(k: &str, d: usize) -> usize {
@@ -49,16 +52,33 @@ fn acceptance() {
         assembly: "syn6".into(),
         window_set: "windows".into(),
         window_bp: 1000,
-        flank_bp: 0,
+        flank_bp: env("OMICSDB_ACC_FLANK", 0),
         tracks,
         rc_average: false,
         pooling: Pooling::parse(&std::env::var("OMICSDB_ACC_POOLING").unwrap_or_default()).unwrap_or(Pooling::Mean),
+        stem: match env("OMICSDB_ACC_STEM_K", 0) {
+            0 => None,
+            kernel => Some(StemSpec { kernel, pool: env("OMICSDB_ACC_STEM_POOL", 8), channels: env("OMICSDB_ACC_STEM_C", 128) }),
+        },
     };
+    let genome = (spec.flank_bp > 0).then(|| read_fasta(&std::path::Path::new(&path).with_file_name("genome.fa")));
+    let input_len = spec.input_len();
     let t = spec.tracks.len();
-    let (mut tr, mut va, mut te) = (Dataset::new(1000, t), Dataset::new(1000, t), Dataset::new(1000, t));
+    let (mut tr, mut va, mut te) = (Dataset::new(input_len, t), Dataset::new(input_len, t), Dataset::new(input_len, t));
     for line in lines {
         let f: Vec<&str> = line.split('\t').collect();
-        let seq: Vec<u8> = f[3].bytes().map(|b| if b"ACGT".contains(&b) { b } else { b'N' }).collect();
+        let seq: Vec<u8> = match &genome {
+            Some(g) => {
+                let chrom = &g[f[0]];
+                let centre = (f[1].parse::<u64>().unwrap() + f[2].parse::<u64>().unwrap()) / 2;
+                crate::omics::spec::context_sequence(centre, input_len, chrom.len() as u64, |s, e| {
+                    Ok::<_, ()>(chrom[s as usize..e as usize].to_vec())
+                })
+                .unwrap()
+            }
+            None => f[3].as_bytes().to_vec(),
+        };
+        let seq: Vec<u8> = seq.into_iter().map(|b| if b"ACGT".contains(&b) { b } else { b'N' }).collect();
         let ids = tokenize(&seq).unwrap();
         let y: Vec<f32> = (0..t).map(|i| spec.encode_target(i, f[4 + i].parse().unwrap())).collect();
         match f[0] {
@@ -71,9 +91,10 @@ fn acceptance() {
     let d = env("OMICSDB_ACC_DMODEL", 32);
     let cfg = Config::from_json_str(
         &format!(
-            r#"{{"d_model":{d},"n_layer":{},"d_inner":{},"vocab_size":12,"max_seq_len":1000,"filter_order":32,"modulation_shift":0.0,"short_filter_order":{},"emb_dim":{}}}"#,
+            r#"{{"d_model":{d},"n_layer":{},"d_inner":{},"vocab_size":12,"max_seq_len":{},"filter_order":32,"modulation_shift":0.0,"short_filter_order":{},"emb_dim":{}}}"#,
             env("OMICSDB_ACC_LAYERS", 2),
             4 * d,
+            spec.trunk_len(),
             env("OMICSDB_ACC_SHORT", 3),
             env("OMICSDB_ACC_EMB", 5)
         ),
@@ -87,13 +108,13 @@ fn acceptance() {
             if spec.tracks[i].kind == TrackKind::Peaks { (m / (1.0 - m)).ln() } else { m }
         })
         .collect();
-    let mut net = OmicsNet::random(&cfg, t, spec.pooling, &bias, 1, &Device::Cpu).unwrap();
+    let mut net = OmicsNet::random(&cfg, t, spec.pooling, spec.stem, &bias, 1, &Device::Cpu).unwrap();
     let opts = TrainOptions {
         epochs: env("OMICSDB_ACC_EPOCHS", 6),
         batch_size: env("OMICSDB_ACC_BATCH", 32),
         lr: std::env::var("OMICSDB_ACC_LR").ok().and_then(|v| v.parse().ok()).unwrap_or(2e-3),
         seed: 1,
-        patience: 2,
+        patience: env("OMICSDB_ACC_PATIENCE", 2),
         ..Default::default()
     };
     let mut last = std::time::Instant::now();
@@ -147,4 +168,20 @@ fn acceptance() {
         );
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Chromosome name -> uppercased sequence.
+fn read_fasta(path: &std::path::Path) -> std::collections::HashMap<String, Vec<u8>> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut out = std::collections::HashMap::new();
+    let mut name = String::new();
+    for line in text.lines() {
+        if let Some(n) = line.strip_prefix('>') {
+            name = n.split_whitespace().next().unwrap_or_default().to_string();
+            out.insert(name.clone(), Vec::new());
+        } else if let Some(seq) = out.get_mut(&name) {
+            seq.extend(line.trim().bytes().map(|b| b.to_ascii_uppercase()));
+        }
+    }
+    out
 }

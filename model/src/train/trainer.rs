@@ -283,6 +283,7 @@ mod tests {
             tracks: vec![track("sig", TrackKind::Signal), track("peak", TrackKind::Peaks)],
             rc_average: false,
             pooling: crate::omics::Pooling::MeanMax,
+            stem: None,
         }
     }
 
@@ -316,7 +317,7 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
         let opts = TrainOptions { epochs: 4, batch_size: 16, lr: 5e-3, seed: 9, checkpoint_dir: Some(dir.clone()), ..Default::default() };
         let run = |opts: &TrainOptions| {
-            let mut net = OmicsNet::random(&cfg, 2, crate::omics::Pooling::MeanMax, &[0.0, 0.0], 4, &Device::Cpu).unwrap();
+            let mut net = OmicsNet::random(&cfg, 2, crate::omics::Pooling::MeanMax, None, &[0.0, 0.0], 4, &Device::Cpu).unwrap();
             let report = train(&mut net, &spec(), &train_set, &valid_set, opts, &mut |_| {}).unwrap();
             (report, predict_raw(&net, &valid_set, 8, &Device::Cpu).unwrap())
         };

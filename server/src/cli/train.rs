@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use omicsdb::Database;
-use omicsdb::train::{Pooling, TrainEvent, TrainOpts, train_omics};
+use omicsdb::train::{Pooling, StemSpec, TrainEvent, TrainOpts, train_omics};
 use omicsdb_storage::models::ModelMeta;
 
 /// Arguments of `omicsdb train`.
@@ -79,6 +79,19 @@ pub struct TrainArgs {
     /// `mean-max` (mean and max concatenated).
     #[arg(long, default_value = "mean", value_parser = parse_pooling)]
     pub pooling: Pooling,
+    /// Put a convolutional stem of this width (bases, odd; e.g. 19) in front of a
+    /// randomly initialised backbone: motif detectors over the one-hot DNA, max-pooled
+    /// into bins of `--stem-pool` bases that the backbone then runs over (`--stem-pool`
+    /// times fewer positions). Default: no stem, the backbone reads tokens as HyenaDNA
+    /// does. Not with `--from`.
+    #[arg(long)]
+    pub stem_kernel: Option<usize>,
+    /// Bases per backbone position after the stem (max pooling).
+    #[arg(long, default_value_t = 8)]
+    pub stem_pool: usize,
+    /// Convolution filters (motif detectors) of the stem.
+    #[arg(long, default_value_t = 128)]
+    pub stem_filters: usize,
     /// Note stored with the model.
     #[arg(long, default_value = "")]
     pub note: String,
@@ -90,6 +103,11 @@ fn parse_pooling(text: &str) -> std::result::Result<Pooling, String> {
 
 /// Runs `omicsdb train`.
 pub fn run(db: &Database, args: TrainArgs) -> Result<()> {
+    let stem = match (args.stem_kernel, &args.from) {
+        (Some(_), Some(_)) => anyhow::bail!("--stem-kernel cannot be combined with --from: a pretrained HyenaDNA backbone reads tokens"),
+        (Some(kernel), None) => Some(StemSpec { kernel, pool: args.stem_pool, channels: args.stem_filters }),
+        (None, _) => None,
+    };
     let opts = TrainOpts {
         model: args.model,
         from: args.from,
@@ -106,6 +124,7 @@ pub fn run(db: &Database, args: TrainArgs) -> Result<()> {
         max_windows: args.max_windows,
         rc_average: args.rc_average,
         pooling: args.pooling,
+        stem,
         train: omicsdb_model_options(args.epochs, args.batch_size, args.lr, args.seed, args.patience, args.resume),
         note: args.note,
     };
