@@ -2,7 +2,7 @@
 # The omics acceptance benchmark: generate the synthetic task (fixed seed), ingest it,
 # train a Hyena omics model on chr1-chr4 (chr5 validates, chr6 is held out), time
 # predict_omics through SQL over a whole chromosome, and materialize chr5 for all tissues.
-#   [EPOCHS=4] scripts/acceptance_omics.sh [DB_DIR] [extra omicsdb train args...]
+#   [EPOCHS=12] scripts/acceptance_omics.sh [DB_DIR] [extra omicsdb train args...]
 # Builds the release binary first (scripts/release-build.sh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/release-build.sh"
@@ -20,7 +20,8 @@ for t in liver blood muscle; do
   "$OMICSDB" ingest track --assembly syn6 --name "${t}_h3k27ac" --assay ChIP-seq --target H3K27ac --tissue "$t" --kind signal "$DATA/$t.signal.bedGraph"
 done
 time "$OMICSDB" train --model syn_omics --holdout-chroms chr6 --valid-chroms chr5 \
-  --epochs "${EPOCHS:-4}" --batch-size 16 --lr 2e-3 --d-model 32 --n-layer 2 --short-filter 15 --filter-emb-dim 33 --seed 1 "$@"
+  --epochs "${EPOCHS:-12}" --patience 20 --batch-size 32 --lr 2e-3 --d-model 32 --n-layer 2 \
+  --flank 300 --stem-kernel 19 --stem-pool 8 --stem-filters 64 --pooling mean-max --seed 1 "$@"
 "$OMICSDB" model show syn_omics
 # Inference through SQL over the held-out chromosome (model calls, no cache hits: a fresh model).
 time "$OMICSDB" sql "SELECT count(*) AS n, avg(predict_omics(region, 'liver', 'atac_seq')) AS mean_p FROM windows WHERE chrom = 'chr6'"
