@@ -21,7 +21,7 @@ for t in liver blood muscle; do
 done
 time "$OMICSDB" train --model syn_omics --holdout-chroms chr6 --valid-chroms chr5 \
   --epochs "${EPOCHS:-12}" --patience 20 --batch-size 32 --lr 2e-3 --d-model 32 --n-layer 2 \
-  --flank 300 --stem-kernel 19 --stem-pool 8 --stem-filters 64 --pooling mean-max --seed 1 "$@"
+  --flank 300 --stem-kernel 19 --stem-pool 8 --stem-filters 32 --pooling mean-max --seed 1 "$@"
 "$OMICSDB" model show syn_omics
 # Inference through SQL over the held-out chromosome (model calls, no cache hits: a fresh model).
 time "$OMICSDB" sql "SELECT count(*) AS n, avg(predict_omics(region, 'liver', 'atac_seq')) AS mean_p FROM windows WHERE chrom = 'chr6'"
