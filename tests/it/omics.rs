@@ -72,13 +72,10 @@ fn toy_db(dir: &std::path::Path) -> Database {
     db
 }
 
-#[test]
-fn train_evaluate_register_and_predict() {
-    let tmp = tempfile::tempdir().unwrap();
-    let db = toy_db(tmp.path());
-
-    let opts = TrainOpts {
-        model: "omics_tiny".into(),
+/// A small liver model on the toy database: c3 held out, c2 validates, 15 epochs.
+fn tiny_opts(model: &str) -> TrainOpts {
+    TrainOpts {
+        model: model.into(),
         from: None,
         window_set: "windows".into(),
         tracks: vec![],
@@ -96,7 +93,15 @@ fn train_evaluate_register_and_predict() {
         filter_emb_dim: 5,
         train: LoopOptions { epochs: 15, batch_size: 16, lr: 5e-3, seed: 1, patience: 15, ..Default::default() },
         note: "test".into(),
-    };
+    }
+}
+
+#[test]
+fn train_evaluate_register_and_predict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = toy_db(tmp.path());
+
+    let opts = tiny_opts("omics_tiny");
     let mut steps = 0;
     let out = rt().block_on(train_omics(&db, &opts, &mut |_| steps += 1)).unwrap();
     assert!(steps > 6);
@@ -280,24 +285,11 @@ fn stem_model_learns_and_serves_through_sql() {
     let tmp = tempfile::tempdir().unwrap();
     let db = toy_db(tmp.path());
     let opts = TrainOpts {
-        model: "omics_stem".into(),
-        from: None,
-        window_set: "windows".into(),
-        tracks: vec![],
-        tissues: vec!["liver".into()],
-        holdout_chroms: vec!["c3".into()],
-        valid_chroms: vec!["c2".into()],
-        flank_bp: 0,
-        d_model: 16,
-        n_layer: 1,
-        max_windows: None,
-        rc_average: false,
         pooling: Pooling::MeanMax,
         stem: Some(StemSpec { kernel: 9, pool: 8, channels: 16 }),
-        short_filter_order: 3,
-        filter_emb_dim: 5,
         train: LoopOptions { epochs: 25, batch_size: 16, lr: 5e-3, seed: 1, patience: 25, ..Default::default() },
         note: "stem".into(),
+        ..tiny_opts("omics_stem")
     };
     let out = rt().block_on(train_omics(&db, &opts, &mut |_| {})).unwrap();
     assert!(out.model_metrics[0].auroc.unwrap() > 0.8, "{:?} (baseline {:?})", out.model_metrics, out.baseline_metrics);

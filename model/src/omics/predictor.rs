@@ -56,10 +56,10 @@ impl OmicsHead {
         }
         let stem = match spec.stem {
             Some(stem_spec) => {
-                let f32 = |key: &str| get(key)?.to_dtype(DType::F32).map_err(ModelError::from);
+                let load = |key: &str| get(key)?.to_dtype(DType::F32).map_err(ModelError::from);
                 let stem = ConvStem::new(
-                    (f32("stem.conv.weight")?, f32("stem.conv.bias")?),
-                    (f32("stem.proj.weight")?, f32("stem.proj.bias")?),
+                    (load("stem.conv.weight")?, load("stem.conv.bias")?),
+                    (load("stem.proj.weight")?, load("stem.proj.bias")?),
                     stem_spec,
                 )?;
                 if stem.out_dim() != d_model {
