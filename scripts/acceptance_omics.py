@@ -62,8 +62,15 @@ def markov_genome(rng, n):
     return seq
 
 
+CONSENSUS = False
+
+
 def sample_motif(rng, m):
-    site = np.array([rng.choice(4, p=row) for row in m], dtype=np.int8)
+    if CONSENSUS:
+        site = np.argmax(m, axis=1).astype(np.int8)
+        rng.random(len(m))  # keep the random stream the same length as a sampled site
+    else:
+        site = np.array([rng.choice(4, p=row) for row in m], dtype=np.int8)
     if rng.random() < 0.5:
         site = (3 - site)[::-1]
     return site
@@ -76,7 +83,11 @@ def main():
     ap.add_argument("--windows-tsv", action="store_true",
                     help="also write windows.tsv (chrom, start, end, seq, one column per track) for "
                          "the model-level acceptance test in model/src/train/acceptance.rs")
+    ap.add_argument("--consensus", action="store_true",
+                    help="plant each motif's consensus instead of sampling it (an easier task, for diagnostics)")
     args = ap.parse_args()
+    global CONSENSUS
+    CONSENSUS = args.consensus
     rng = np.random.default_rng(args.seed)
     here = os.path.dirname(os.path.abspath(__file__))
     motifs = load_motifs(os.path.join(here, "..", "data", "motifs", "synthetic_enhancers.jaspar"))

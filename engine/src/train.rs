@@ -20,15 +20,17 @@ use arrow::record_batch::RecordBatch;
 use candle_core::{DType, Device, Tensor};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
+use omicsdb_model::omics::seed;
 use omicsdb_model::omics::spec::context_sequence;
 use omicsdb_model::omics::{ARCHITECTURE, OmicsNet, OmicsPredictor, OmicsSpec, OmicsTrack, TrackKind};
-pub use omicsdb_model::omics::{Pooling, StemSpec};
+pub use omicsdb_model::omics::{Pooling, StemActivation, StemSpec};
 use omicsdb_model::train::baseline::KmerBaseline;
 use omicsdb_model::train::trainer::{StepProgress, TrainReport};
 use omicsdb_model::train::{Dataset, TrackMetrics, TrainOptions, evaluate_tracks};
 use omicsdb_model::{Config, tokenize};
 use omicsdb_storage::Store;
 use omicsdb_storage::region::Region;
+use omicsdb_storage::meta::WindowSetMeta;
 use omicsdb_storage::models::{self, ModelImport, ModelMeta};
 
 use crate::Database;
@@ -80,6 +82,16 @@ pub struct TrainOpts {
     /// pooling in front of the backbone); `None` feeds tokens to the backbone, as
     /// HyenaDNA does. Not with `from` (a pretrained backbone reads tokens).
     pub stem: Option<StemSpec>,
+    /// Per-bin outputs of this many bases inside each window (see
+    /// [`omicsdb_model::omics::bins`]); the per-bin targets are read from a window set of
+    /// `bin_bp`-wide windows (stride `bin_bp`) on the same assembly that holds the tracks.
+    pub bin_bp: Option<usize>,
+    /// Neighbouring bins on each side pooled into each bin's features (see
+    /// [`omicsdb_model::omics::bins::BinLayout::context`]).
+    pub bin_context: usize,
+    /// Seed up to this many stem filters per track from the k-mers most enriched in the
+    /// training set's active bins ([`omicsdb_model::omics::seed`]); 0: random filters only.
+    pub motif_seeds: usize,
     /// Loop settings (epochs, batch size, lr, seed, patience, resume).
     pub train: TrainOptions,
     /// Catalog note.
@@ -244,14 +256,83 @@ fn window_tokens(store: &Store, assembly: &str, chrom: &str, centre: u64, input_
     Ok(tokenize(&seq)?)
 }
 
-fn build_dataset(store: &Store, spec: &OmicsSpec, rows: &[&WindowRow]) -> Result<Dataset> {
+/// Per chromosome, the track values of every bin of a bin window set, indexed by
+/// `start / bin_bp` (`[bin][track]`, row-major).
+type BinValues = HashMap<String, Vec<f32>>;
+
+/// Reads the per-bin targets for `--bin-size`: the window set of `bin_bp`-wide windows
+/// with stride `bin_bp` on `ws`'s assembly that holds every track (see [`TrainOpts::bin_bp`]).
+async fn read_bins(db: &Database, ws: &WindowSetMeta, bin_bp: usize, tracks: &[OmicsTrack]) -> Result<BinValues> {
+    if ws.stride % bin_bp as u64 != 0 {
+        return Err(other(format!(
+            "--bin-size {bin_bp}: window set '{}' has stride {}, so its windows do not start on bin boundaries; use a bin size that divides it",
+            ws.name, ws.stride
+        )));
+    }
+    let store = db.store();
+    let all_tracks = store.tracks()?;
+    let holds_tracks = |name: &str| {
+        tracks.iter().all(|t| all_tracks.iter().any(|m| m.name == t.name && m.files.contains_key(name) && m.columns.contains(&t.column)))
+    };
+    let sets = store.window_sets()?;
+    let Some(bin_set) = sets
+        .iter()
+        .find(|s| s.assembly == ws.assembly && s.width == bin_bp as u64 && s.stride == bin_bp as u64 && holds_tracks(&s.name))
+    else {
+        return Err(other(format!(
+            "--bin-size {bin_bp}: the per-bin targets come from a window set of {bin_bp} bp windows (stride {bin_bp}) on assembly '{}' that holds the tracks, and there is none; create one before ingesting the tracks: `omicsdb windows create --assembly {} --name bins{bin_bp} --width {bin_bp}`",
+            ws.assembly, ws.assembly
+        )));
+    };
+    let cols: Vec<String> = tracks.iter().map(|t| quote(&t.column)).collect();
+    let query = format!("SELECT chrom, start, {} FROM {}", cols.join(", "), quote(&bin_set.name));
+    let t = tracks.len();
+    let mut out: BinValues = HashMap::new();
+    for batch in db.sql(&query).await? {
+        let chrom = cast(batch.column(0), &DataType::Utf8)?;
+        let chrom = chrom.as_any().downcast_ref::<StringArray>().ok_or_else(|| other("chrom: not a string".into()))?;
+        let start = cast(batch.column(1), &DataType::Int64)?;
+        let start = start.as_any().downcast_ref::<Int64Array>().ok_or_else(|| other("start: not an integer".into()))?;
+        let values: Vec<Arc<dyn Array>> = (0..t).map(|i| cast(batch.column(2 + i), &DataType::Float32)).collect::<std::result::Result<_, _>>()?;
+        let values: Vec<&Float32Array> = values.iter().filter_map(|v| v.as_any().downcast_ref::<Float32Array>()).collect();
+        for r in 0..batch.num_rows() {
+            let bin = (start.value(r).max(0) as usize) / bin_bp;
+            let row = out.entry(chrom.value(r).to_string()).or_default();
+            if row.len() < (bin + 1) * t {
+                row.resize((bin + 1) * t, 0.0);
+            }
+            for (i, v) in values.iter().enumerate() {
+                row[bin * t + i] = if v.is_null(r) { 0.0 } else { v.value(r) };
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn build_dataset(store: &Store, spec: &OmicsSpec, rows: &[&WindowRow], bins: Option<&(BinValues, usize)>) -> Result<Dataset> {
     let len = spec.input_len();
-    let mut data = Dataset::new(len, spec.tracks.len());
+    let t = spec.tracks.len();
+    let mut data = Dataset::with_bins(len, t, bins.map_or(0, |b| b.1));
+    let mut bin_targets = Vec::new();
     for row in rows {
         let centre = ((row.start + row.end) / 2) as u64;
         let ids = window_tokens(store, &spec.assembly, &row.chrom, centre, len)?;
         let targets: Vec<f32> = row.values.iter().enumerate().map(|(t, &v)| spec.encode_target(t, v)).collect();
-        data.push(&ids, &targets)?;
+        match (bins, spec.bin_bp) {
+            (Some((values, count)), Some(bin_bp)) => {
+                let first = row.start.max(0) as usize / bin_bp;
+                let chrom = values.get(&row.chrom).map_or(&[][..], |v| v.as_slice());
+                bin_targets.clear();
+                for b in 0..*count {
+                    for i in 0..t {
+                        let raw = chrom.get((first + b) * t + i).copied().unwrap_or(0.0);
+                        bin_targets.push(spec.encode_target(i, raw));
+                    }
+                }
+                data.push_binned(&ids, &targets, &bin_targets)?;
+            }
+            _ => data.push(&ids, &targets)?,
+        }
     }
     Ok(data)
 }
@@ -367,7 +448,10 @@ pub async fn train_omics(db: &Database, opts: &TrainOpts, progress: &mut dyn FnM
         rc_average: opts.rc_average,
         pooling: opts.pooling,
         stem: opts.stem,
+        bin_bp: opts.bin_bp,
+        bin_context: opts.bin_context,
     };
+    let layout = spec.bin_layout().map_err(|m| other(format!("--bin-size: {m}")))?;
     if opts.stem.is_some() && opts.from.is_some() {
         return Err(other(
             "a convolutional stem replaces the token embedding, so it cannot start from a pretrained HyenaDNA backbone (--from): drop one of them".into(),
@@ -445,12 +529,24 @@ pub async fn train_omics(db: &Database, opts: &TrainOpts, progress: &mut dyn FnM
         }
     }
     progress(&TrainEvent::Loaded { train: train_rows.len(), valid: valid_rows.len(), test: test_rows.len(), input_len: spec.input_len() });
-    let train_set = build_dataset(&store, &spec, &train_rows)?;
-    let valid_set = build_dataset(&store, &spec, &valid_rows)?;
-    let test_set = build_dataset(&store, &spec, &test_rows)?;
+    let bins = match (layout, spec.bin_bp) {
+        (Some(layout), Some(bin_bp)) => Some((read_bins(db, &ws, bin_bp, &spec.tracks).await?, layout.count)),
+        _ => None,
+    };
+    let train_set = build_dataset(&store, &spec, &train_rows, bins.as_ref())?;
+    let valid_set = build_dataset(&store, &spec, &valid_rows, bins.as_ref())?;
+    let test_set = build_dataset(&store, &spec, &test_rows, bins.as_ref())?;
 
     let bias = head_bias(&spec, &train_set);
     let mut net = initial_net(&store, opts, &spec, &bias)?;
+    if let Some(layout) = layout {
+        net = net.with_bins(layout, spec.peak_mask())?;
+    }
+    let seeds = match spec.stem {
+        Some(_) if opts.motif_seeds > 0 => seed::enriched_kmers(&train_set, &spec, seed::SEED_K, opts.motif_seeds),
+        _ => Vec::new(),
+    };
+    net.seed_stem(&seeds)?;
     let mut train_opts = opts.train.clone();
     let ckpt: PathBuf = store.path(&format!("checkpoints/{}", opts.model));
     if !train_opts.resume {
@@ -484,6 +580,10 @@ pub async fn train_omics(db: &Database, opts: &TrainOpts, progress: &mut dyn FnM
             "epochs": report.epochs, "best_epoch": report.best_epoch, "stopped_early": report.stopped_early,
             "seconds": report.seconds, "train_windows_per_s": last_wps, "seed": opts.train.seed,
             "lr": opts.train.lr, "batch_size": opts.train.batch_size, "from": opts.from,
+            "rc_augment": opts.train.rc_augment,
+            "motif_seeds": seeds.iter().map(|s| serde_json::json!({
+                "kmer": s.word(), "track": spec.tracks[s.track].name, "observed": s.observed, "expected": s.expected,
+            })).collect::<Vec<_>>(),
         },
         "eval_windows_per_s": eval_windows_per_s,
         "baseline": format!("{}-mer frequencies + ridge (signal) / logistic regression (peaks)", omicsdb_model::train::baseline::K),

@@ -8,7 +8,7 @@ use std::io::Write;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float32Type;
-use omicsdb::train::{LoopOptions, Pooling, StemSpec, TrainOpts, train_omics};
+use omicsdb::train::{LoopOptions, Pooling, StemActivation, StemSpec, TrainOpts, train_omics};
 use omicsdb::{Database, GenomeIngest};
 use omicsdb_storage::tracks::TrackIngest;
 use rand::rngs::StdRng;
@@ -89,6 +89,9 @@ fn tiny_opts(model: &str) -> TrainOpts {
         rc_average: false,
         pooling: Pooling::Mean,
         stem: None,
+        bin_bp: None,
+        bin_context: 0,
+        motif_seeds: 0,
         short_filter_order: 3,
         filter_emb_dim: 5,
         train: LoopOptions { epochs: 15, batch_size: 16, lr: 5e-3, seed: 1, patience: 15, ..Default::default() },
@@ -236,6 +239,9 @@ fn acceptance() {
         rc_average: false,
         pooling: Pooling::Mean,
         stem: None,
+        bin_bp: None,
+        bin_context: 0,
+        motif_seeds: 0,
         short_filter_order: 3,
         filter_emb_dim: 5,
         train: LoopOptions { epochs: env("OMICSDB_ACC_EPOCHS", 6), batch_size: 32, lr: 2e-3, seed: 1, patience: 2, ..Default::default() },
@@ -286,7 +292,7 @@ fn stem_model_learns_and_serves_through_sql() {
     let db = toy_db(tmp.path());
     let opts = TrainOpts {
         pooling: Pooling::MeanMax,
-        stem: Some(StemSpec { kernel: 9, pool: 8, channels: 16 }),
+        stem: Some(StemSpec { kernel: 9, pool: 8, channels: 16, activation: StemActivation::Relu }),
         train: LoopOptions { epochs: 25, batch_size: 16, lr: 5e-3, seed: 1, patience: 25, ..Default::default() },
         note: "stem".into(),
         ..tiny_opts("omics_stem")

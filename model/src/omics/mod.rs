@@ -6,7 +6,11 @@
 //!   geometry (window, flanks, tiling of long regions) and the output scaling.
 //! * [`net`]: [`OmicsNet`], the trainable network (candle `Var`s, autograd through the
 //!   long convolution's custom-op backward).
+//! * [`bins`]: optional per-bin outputs inside the window and their window-level
+//!   aggregate.
 //! * [`loss`]: the multi-task loss (MSE on `log1p` signal, BCE on peaks).
+//! * [`seed`]: stem filters seeded from k-mers enriched in the training set's active
+//!   bins.
 //! * [`predictor`]: [`OmicsPredictor`], inference with the fused HyenaDNA kernels.
 //!
 //! A saved model directory holds `model.safetensors` (`hyena.backbone.*` as in the HF
@@ -14,17 +18,19 @@
 //! HyenaDNA config with an extra `"omics"` object ([`OmicsSpec`]), so the backbone also
 //! loads with [`crate::HyenaDna::load`].
 
+pub mod bins;
 pub mod gelu;
 pub mod loss;
 pub mod net;
 pub mod predictor;
+pub mod seed;
 pub mod spec;
 pub mod stem;
 
 pub use net::OmicsNet;
 pub use predictor::{OmicsHead, OmicsPredictor};
 pub use spec::{OmicsSpec, OmicsTrack, Pooling, TrackKind};
-pub use stem::{ConvStem, StemSpec};
+pub use stem::{ConvStem, StemActivation, StemSpec};
 
 /// Architecture name recorded in the model catalog for omics models.
 pub const ARCHITECTURE: &str = "hyena_omics";

@@ -14,6 +14,7 @@ use candle_nn::{Embedding, Linear, Module, VarBuilder, VarMap, linear};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::bins::{BinLayout, aggregate};
 use super::stem::{ConvStem, StemSpec};
 use super::Pooling;
 use crate::hyena::HyenaOperator;
@@ -62,6 +63,8 @@ pub struct OmicsNet {
     head: Linear,
     outputs: usize,
     pooling: Pooling,
+    /// Per-bin outputs: where the bins sit, and which outputs are peak tracks.
+    bins: Option<(BinLayout, Vec<bool>)>,
     device: Device,
 }
 
@@ -152,7 +155,7 @@ impl OmicsNet {
             )?),
             None => None,
         };
-        Ok(Self { cfg: cfg.clone(), varmap, embeddings, stem, blocks, ln_f, head, outputs, pooling, device: device.clone() })
+        Ok(Self { cfg: cfg.clone(), varmap, embeddings, stem, blocks, ln_f, head, outputs, pooling, bins: None, device: device.clone() })
     }
 
     /// A randomly initialised network of the config's shape (seeded, deterministic).
@@ -178,6 +181,40 @@ impl OmicsNet {
             }
         }
         Self::from_state(cfg, state, outputs, pooling, stem, head_bias, seed, device)
+    }
+
+    /// The network with per-bin outputs ([`super::bins`]): `layout` from
+    /// [`super::OmicsSpec::bin_layout`], `peaks` from [`super::OmicsSpec::peak_mask`]. The
+    /// head weights are the same shape; [`Self::forward`] then aggregates the bins.
+    pub fn with_bins(mut self, layout: BinLayout, peaks: Vec<bool>) -> Result<Self, ModelError> {
+        if peaks.len() != self.outputs {
+            return Err(ModelError::BadShape {
+                what: "per-bin track kinds".into(),
+                expected: format!("{} outputs", self.outputs),
+                got: vec![peaks.len()],
+            });
+        }
+        self.bins = Some((layout, peaks));
+        Ok(self)
+    }
+
+    /// Writes motif seeds ([`super::seed`]) into the first stem filters; returns how
+    /// many filters were seeded (0 without a stem).
+    pub fn seed_stem(&mut self, seeds: &[super::seed::Seed]) -> Result<usize, ModelError> {
+        let Some(spec) = self.stem.as_ref().map(|s| s.spec()) else { return Ok(0) };
+        let data = self.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+        let (Some(w), Some(b)) = (data.get("stem.conv.weight"), data.get("stem.conv.bias")) else { return Ok(0) };
+        let mut weight = w.as_tensor().flatten_all()?.to_vec1::<f32>()?;
+        let mut bias = b.as_tensor().to_vec1::<f32>()?;
+        let n = super::seed::seeded_stem(&mut weight, &mut bias, spec.channels, spec.kernel, seeds);
+        w.set(&Tensor::from_vec(weight, (spec.channels, 4, spec.kernel), &self.device)?)?;
+        b.set(&Tensor::from_vec(bias, spec.channels, &self.device)?)?;
+        Ok(n)
+    }
+
+    /// Bins per window (1 without per-bin outputs).
+    pub fn bins_per_window(&self) -> usize {
+        self.bins.as_ref().map_or(1, |(l, _)| l.count)
     }
 
     /// The backbone config.
@@ -223,10 +260,28 @@ impl OmicsNet {
     }
 
     /// Raw head outputs `[B, T]`: the hidden states pooled over all positions
-    /// ([`Pooling`]), through the linear head.
+    /// ([`Pooling`]), through the linear head; with per-bin outputs, the bins'
+    /// window-level aggregate ([`super::bins::aggregate`]).
     pub fn forward(&self, ids: &Tensor) -> Result<Tensor, ModelError> {
-        let pooled = self.pooling.pool(&self.hidden(ids)?)?;
-        Ok(self.head.forward(&pooled)?)
+        match &self.bins {
+            Some((_, peaks)) => Ok(aggregate(&self.forward_bins(ids)?, peaks)?),
+            None => {
+                let pooled = self.pooling.pool(&self.hidden(ids)?)?;
+                Ok(self.head.forward(&pooled)?)
+            }
+        }
+    }
+
+    /// Raw per-bin outputs `[B, bins, T]` (what training compares with per-bin targets);
+    /// without per-bin outputs, the window outputs as one bin `[B, 1, T]`.
+    pub fn forward_bins(&self, ids: &Tensor) -> Result<Tensor, ModelError> {
+        match &self.bins {
+            Some((layout, _)) => {
+                let pooled = layout.pool(&self.hidden(ids)?, self.pooling)?;
+                Ok(self.head.forward(&pooled)?)
+            }
+            None => Ok(self.forward(ids)?.unsqueeze(1)?),
+        }
     }
 
     /// Rebuilds the Hyena operators from the current variable values. The operator keeps
@@ -325,7 +380,7 @@ mod tests {
     #[test]
     fn stem_model_saved_and_served_matches_training_path() {
         use crate::omics::{OmicsPredictor, OmicsSpec, OmicsTrack, StemSpec, TrackKind};
-        let stem = StemSpec { kernel: 5, pool: 4, channels: 6 };
+        let stem = StemSpec { kernel: 5, pool: 4, channels: 6, activation: crate::omics::StemActivation::Relu };
         let track = |kind| OmicsTrack {
             name: "t".into(),
             column: "t".into(),
@@ -343,6 +398,8 @@ mod tests {
             rc_average: false,
             pooling: Pooling::MeanMax,
             stem: Some(stem),
+            bin_bp: None,
+            bin_context: 0,
         };
         let cfg = tiny_config(spec.trunk_len()); // ⌈30 / 4⌉ = 8 positions
         let dev = Device::Cpu;

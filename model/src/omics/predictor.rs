@@ -5,6 +5,7 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 
+use super::bins::{BinLayout, aggregate};
 use super::spec::OmicsSpec;
 use super::stem::ConvStem;
 use crate::{Config, HyenaDna, ModelError};
@@ -18,6 +19,8 @@ pub struct OmicsHead {
     bias: Tensor,
     /// The convolutional stem, when the spec has one.
     stem: Option<ConvStem>,
+    /// Per-bin outputs, when the spec has them.
+    bins: Option<BinLayout>,
     /// What the outputs are.
     pub spec: OmicsSpec,
 }
@@ -73,11 +76,12 @@ impl OmicsHead {
             }
             None => None,
         };
-        Ok(Self { weight, bias, stem, spec })
+        let bins = spec.bin_layout().map_err(|message| ModelError::Config { file: weights.to_path_buf(), message })?;
+        Ok(Self { weight, bias, stem, bins, spec })
     }
 
     /// Raw outputs `[B, T]` for ids `[B, L]` through `backbone`: pooled final hidden
-    /// states, then the head; averaged with the reverse complement when `rc_average`.
+    /// states, then the head (per bin and aggregated, with bins); averaged with the reverse complement when `rc_average`.
     pub fn forward_raw(&self, backbone: &HyenaDna, ids: &Tensor, rc_average: bool) -> Result<Tensor, ModelError> {
         let one = |ids: &Tensor| -> Result<Tensor, ModelError> {
             let hidden = match &self.stem {
@@ -85,8 +89,17 @@ impl OmicsHead {
                 None => backbone.forward_hidden(ids)?,
             }
             .to_dtype(DType::F32)?;
-            let pooled = self.spec.pooling.pool(&hidden)?;
-            Ok(pooled.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?)
+            match &self.bins {
+                Some(layout) => {
+                    let pooled = layout.pool(&hidden, self.spec.pooling)?;
+                    let bins = pooled.broadcast_matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?;
+                    Ok(aggregate(&bins, &self.spec.peak_mask())?)
+                }
+                None => {
+                    let pooled = self.spec.pooling.pool(&hidden)?;
+                    Ok(pooled.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?)
+                }
+            }
         };
         let fwd = one(ids)?;
         if !rc_average {
@@ -113,15 +126,20 @@ pub fn reverse_complement_ids(ids: &Tensor) -> candle_core::Result<Tensor> {
     let rows = ids.to_dtype(DType::U32)?.to_vec2::<u32>()?;
     let mut out = Vec::with_capacity(b * l);
     for row in rows {
-        out.extend(row.iter().rev().map(|&t| match t {
-            7 => 10,
-            10 => 7,
-            8 => 9,
-            9 => 8,
-            other => other,
-        }));
+        out.extend(row.iter().rev().map(|&t| complement_id(t)));
     }
     Tensor::from_vec(out, (b, l), ids.device())
+}
+
+/// The complement of a token id (A↔T, C↔G, others unchanged).
+pub fn complement_id(id: u32) -> u32 {
+    match id {
+        7 => 10,
+        10 => 7,
+        8 => 9,
+        9 => 8,
+        other => other,
+    }
 }
 
 impl OmicsPredictor {

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::bins::BinLayout;
 use super::stem::StemSpec;
 use crate::{Config, ModelError};
 
@@ -114,6 +115,18 @@ pub struct OmicsSpec {
     /// backbone embeds every token itself, as HyenaDNA does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stem: Option<StemSpec>,
+    /// Per-bin outputs: bins of this many bases inside the window ([`super::bins`]);
+    /// `None`: one output per window, pooled over every position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bin_bp: Option<usize>,
+    /// Neighbouring bins on each side pooled into each bin's features
+    /// ([`BinLayout::context`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bin_context: usize,
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
 }
 
 impl OmicsSpec {
@@ -127,14 +140,31 @@ impl OmicsSpec {
         self.stem.map_or(self.input_len(), |s| s.trunk_len(self.input_len()))
     }
 
+    /// Where the per-bin outputs sit among the backbone positions, when the spec has
+    /// bins; an error names the lengths that do not divide.
+    pub fn bin_layout(&self) -> Result<Option<BinLayout>, String> {
+        match self.bin_bp {
+            None => Ok(None),
+            Some(bin) => BinLayout::new(self.window_bp, self.flank_bp, bin, self.stem.map_or(1, |s| s.pool))
+                .map(|l| Some(l.with_context(self.bin_context))),
+        }
+    }
+
+    /// Per track, whether it is a peak track (the bins' aggregation, [`super::bins::aggregate`]).
+    pub fn peak_mask(&self) -> Vec<bool> {
+        self.tracks.iter().map(|t| t.kind == TrackKind::Peaks).collect()
+    }
+
     /// Reads the `"omics"` object of a model's config JSON.
     pub fn from_config_json(value: &serde_json::Value, file: &Path) -> Result<Self, ModelError> {
         let omics = value.get("omics").ok_or_else(|| ModelError::Config {
             file: file.to_path_buf(),
             message: "no \"omics\" object: not a hyena_omics model".into(),
         })?;
-        serde_json::from_value(omics.clone())
-            .map_err(|e| ModelError::Config { file: file.to_path_buf(), message: format!("omics: {e}") })
+        let spec: Self = serde_json::from_value(omics.clone())
+            .map_err(|e| ModelError::Config { file: file.to_path_buf(), message: format!("omics: {e}") })?;
+        spec.bin_layout().map_err(|message| ModelError::Config { file: file.to_path_buf(), message: format!("omics: {message}") })?;
+        Ok(spec)
     }
 
     /// The model's `config.json`: the flat HyenaDNA config plus `"omics"`.
@@ -273,6 +303,8 @@ mod tests {
             rc_average: false,
             pooling: Pooling::Mean,
             stem: None,
+            bin_bp: None,
+            bin_context: 0,
         };
         assert_eq!(spec.input_len(), 14);
         assert!((spec.decode_output(0, spec.encode_target(0, 3.5)) - 3.5).abs() < 1e-5);

@@ -13,13 +13,15 @@
 //! (short filter width, 3), `OMICSDB_ACC_EMB` (positional features, 5),
 //! `OMICSDB_ACC_STEM_K` (convolutional stem width; 0: no stem), `OMICSDB_ACC_STEM_POOL`
 //! (8), `OMICSDB_ACC_STEM_C` (stem filters, 128), `OMICSDB_ACC_FLANK` (flanking bases per side, read from `genome.fa` next to the
-//! TSV; 0).
+//! TSV; 0), `OMICSDB_ACC_BIN` (per-bin outputs of this many bp, targets from the
+//! generator's bedGraph and BED files next to the TSV; 0: none), `OMICSDB_ACC_RC`
+//! (1: reverse-complement augmentation).
 
 use candle_core::{DType, Device};
 
 use super::baseline::KmerBaseline;
 use super::{Dataset, TrainOptions, evaluate_tracks, train_observed};
-use crate::omics::{OmicsNet, OmicsSpec, OmicsTrack, Pooling, StemSpec, TrackKind};
+use crate::omics::{OmicsNet, OmicsSpec, OmicsTrack, Pooling, StemActivation, StemSpec, TrackKind};
 use crate::{Config, tokenize};
 
 fn env(k: &str, d: usize) -> usize {
@@ -58,13 +60,22 @@ fn acceptance() {
         pooling: Pooling::parse(&std::env::var("OMICSDB_ACC_POOLING").unwrap_or_default()).unwrap_or(Pooling::Mean),
         stem: match env("OMICSDB_ACC_STEM_K", 0) {
             0 => None,
-            kernel => Some(StemSpec { kernel, pool: env("OMICSDB_ACC_STEM_POOL", 8), channels: env("OMICSDB_ACC_STEM_C", 128) }),
+            kernel => Some(StemSpec { kernel, pool: env("OMICSDB_ACC_STEM_POOL", 8), channels: env("OMICSDB_ACC_STEM_C", 128), activation: if env("OMICSDB_ACC_GELU", 0) == 1 { StemActivation::Gelu } else { StemActivation::Relu } }),
         },
+        bin_bp: match env("OMICSDB_ACC_BIN", 0) {
+            0 => None,
+            bin => Some(bin),
+        },
+        bin_context: env("OMICSDB_ACC_BIN_CTX", 0),
     };
+    let layout = spec.bin_layout().unwrap();
+    let bin_tracks = layout.map(|_| read_bin_tracks(std::path::Path::new(&path), &spec));
     let genome = (spec.flank_bp > 0).then(|| read_fasta(&std::path::Path::new(&path).with_file_name("genome.fa")));
     let input_len = spec.input_len();
     let t = spec.tracks.len();
-    let (mut tr, mut va, mut te) = (Dataset::new(input_len, t), Dataset::new(input_len, t), Dataset::new(input_len, t));
+    let nb = layout.map_or(0, |l| l.count);
+    let (mut tr, mut va, mut te) =
+        (Dataset::with_bins(input_len, t, nb), Dataset::with_bins(input_len, t, nb), Dataset::with_bins(input_len, t, nb));
     for line in lines {
         let f: Vec<&str> = line.split('\t').collect();
         let seq: Vec<u8> = match &genome {
@@ -81,10 +92,29 @@ fn acceptance() {
         let seq: Vec<u8> = seq.into_iter().map(|b| if b"ACGT".contains(&b) { b } else { b'N' }).collect();
         let ids = tokenize(&seq).unwrap();
         let y: Vec<f32> = (0..t).map(|i| spec.encode_target(i, f[4 + i].parse().unwrap())).collect();
-        match f[0] {
-            "chr6" => te.push(&ids, &y).unwrap(),
-            "chr5" => va.push(&ids, &y).unwrap(),
-            _ => tr.push(&ids, &y).unwrap(),
+        let set = match f[0] {
+            "chr6" => &mut te,
+            "chr5" => &mut va,
+            _ => &mut tr,
+        };
+        match &bin_tracks {
+            Some(tracks) => {
+                let bin = spec.bin_bp.unwrap();
+                let start: usize = f[1].parse().unwrap();
+                let mut yb = Vec::with_capacity(nb * t);
+                for b in 0..nb {
+                    for (i, track) in tracks.iter().enumerate() {
+                        let v = &track[f[0]][start + b * bin..start + (b + 1) * bin];
+                        let raw = match spec.tracks[i].kind {
+                            TrackKind::Peaks => v.iter().cloned().fold(0.0, f32::max),
+                            TrackKind::Signal => v.iter().sum::<f32>() / bin as f32,
+                        };
+                        yb.push(spec.encode_target(i, raw));
+                    }
+                }
+                set.push_binned(&ids, &y, &yb).unwrap();
+            }
+            None => set.push(&ids, &y).unwrap(),
         }
     }
     println!("windows: {} train, {} valid, {} test", tr.n(), va.n(), te.n());
@@ -109,12 +139,19 @@ fn acceptance() {
         })
         .collect();
     let mut net = OmicsNet::random(&cfg, t, spec.pooling, spec.stem, &bias, 1, &Device::Cpu).unwrap();
+    if let Some(layout) = layout {
+        net = net.with_bins(layout, spec.peak_mask()).unwrap();
+    }
+    let seeds = crate::omics::seed::enriched_kmers(&tr, &spec, 8, env("OMICSDB_ACC_SEEDS", 0));
+    println!("seeded {} stem filters: {}", net.seed_stem(&seeds).unwrap(), seeds.iter().map(|s| format!("{}({}:{}/{:.0})", s.word(), s.track, s.observed, s.expected)).collect::<Vec<_>>().join(" "));
     let opts = TrainOptions {
         epochs: env("OMICSDB_ACC_EPOCHS", 6),
         batch_size: env("OMICSDB_ACC_BATCH", 32),
         lr: std::env::var("OMICSDB_ACC_LR").ok().and_then(|v| v.parse().ok()).unwrap_or(2e-3),
         seed: 1,
         patience: env("OMICSDB_ACC_PATIENCE", 2),
+        rc_augment: env("OMICSDB_ACC_RC", 0) == 1,
+        schedule: if env("OMICSDB_ACC_COSINE", 0) == 1 { super::LrSchedule::Cosine } else { super::LrSchedule::Constant },
         ..Default::default()
     };
     let mut last = std::time::Instant::now();
@@ -126,8 +163,24 @@ fn acceptance() {
         }
     };
     // Held-out metrics after every epoch, to see how fast the model learns.
+    // The held-out set on the other strand, for reverse-complement averaging.
+    let te_rc = {
+        let mut d = te.clone();
+        for i in 0..d.n() {
+            let row: Vec<u32> = te.example_ids(i).iter().rev().map(|&t| crate::omics::predictor::complement_id(t)).collect();
+            d.ids[i * d.len..(i + 1) * d.len].copy_from_slice(&row);
+        }
+        d
+    };
+    let rc_avg = env("OMICSDB_ACC_RCAVG", 0) == 1;
     let mut on_epoch = |net: &OmicsNet, e: &super::EpochReport| {
-        let pred = super::trainer::predict_raw(net, &te, 64, &Device::Cpu).unwrap();
+        let mut pred = super::trainer::predict_raw(net, &te, 64, &Device::Cpu).unwrap();
+        if rc_avg {
+            let other = super::trainer::predict_raw(net, &te_rc, 64, &Device::Cpu).unwrap();
+            for (a, b) in pred.iter_mut().zip(&other) {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x = 0.5 * (*x + y));
+            }
+        }
         let m = evaluate_tracks(&spec, &pred, &targets);
         let f = |v: Option<f64>| v.map_or("-".into(), |x| format!("{x:.3}"));
         let line: Vec<String> = m.iter().map(|m| format!("{} r={} auroc={}", m.track, f(m.pearson), f(m.auroc))).collect();
@@ -170,6 +223,32 @@ fn acceptance() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Per track, chromosome -> per-base values from the generator's files next to the TSV:
+/// `<tissue>.signal.bedGraph` for signal tracks, `<tissue>.peaks.bed` (1 inside a peak)
+/// for peak tracks.
+fn read_bin_tracks(tsv: &std::path::Path, spec: &OmicsSpec) -> Vec<std::collections::HashMap<String, Vec<f32>>> {
+    let genome = read_fasta(&tsv.with_file_name("genome.fa"));
+    spec.tracks
+        .iter()
+        .map(|track| {
+            let peaks = track.kind == TrackKind::Peaks;
+            let file = tsv.with_file_name(format!("{}.{}", track.tissue, if peaks { "peaks.bed" } else { "signal.bedGraph" }));
+            let mut out: std::collections::HashMap<String, Vec<f32>> =
+                genome.iter().map(|(c, s)| (c.clone(), vec![0f32; s.len()])).collect();
+            for line in std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display())).lines() {
+                let f: Vec<&str> = line.split('\t').collect();
+                let (s, e): (usize, usize) = (f[1].parse().unwrap(), f[2].parse().unwrap());
+                let v: f32 = if peaks { 1.0 } else { f[3].parse().unwrap() };
+                if let Some(arr) = out.get_mut(f[0]) {
+                    let e = e.min(arr.len());
+                    arr[s.min(e)..e].iter_mut().for_each(|x| *x = v);
+                }
+            }
+            out
+        })
+        .collect()
+}
+
 /// Chromosome name -> uppercased sequence.
 fn read_fasta(path: &std::path::Path) -> std::collections::HashMap<String, Vec<u8>> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -184,4 +263,75 @@ fn read_fasta(path: &std::path::Path) -> std::collections::HashMap<String, Vec<u
         }
     }
     out
+}
+
+#[test]
+#[ignore = "diagnostic"]
+fn stem_diag() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let len = env("D_LEN", 1000);
+    let prev: f64 = std::env::var("D_PREV").ok().and_then(|v| v.parse().ok()).unwrap_or(0.13);
+    let motif = b"TGACCTTTGACC";
+    let mut make = |n: usize| {
+        let mut d = Dataset::new(len, 1);
+        for _ in 0..n {
+            let mut s: Vec<u8> = (0..len).map(|_| b"ACGT"[rng.random_range(0..4)]).collect();
+            let pos = rng.random_bool(prev);
+            if pos {
+                let p = rng.random_range(0..len - 12);
+                s[p..p + 12].copy_from_slice(motif);
+            }
+            d.push(&tokenize(&s).unwrap(), &[f32::from(pos)]).unwrap();
+        }
+        d
+    };
+    let (tr, te) = (make(4000), make(500));
+    let track = OmicsTrack {
+        name: "p".into(),
+        column: "p".into(),
+        assay: "a".into(),
+        target: None,
+        tissue: "t".into(),
+        kind: TrackKind::Peaks,
+    };
+    let stem = StemSpec { kernel: env("D_K", 19), pool: env("D_POOL", 10), channels: env("D_C", 32), activation: StemActivation::Relu };
+    let spec = OmicsSpec {
+        assembly: "a".into(),
+        window_set: "w".into(),
+        window_bp: len,
+        flank_bp: 0,
+        tracks: vec![track],
+        rc_average: false,
+        pooling: Pooling::parse(&std::env::var("D_POOLING").unwrap_or("mean-max".into())).unwrap(),
+        stem: Some(stem),
+        bin_bp: None,
+        bin_context: 0,
+    };
+    let d = env("D_D", 32);
+    let cfg = Config::from_json_str(
+        &format!(
+            r#"{{"d_model":{d},"n_layer":{},"d_inner":{},"vocab_size":12,"max_seq_len":{},"filter_order":32}}"#,
+            env("D_LAYERS", 1),
+            4 * d,
+            spec.trunk_len()
+        ),
+        std::path::Path::new("diag"),
+    )
+    .unwrap();
+    let mut net = OmicsNet::random(&cfg, 1, spec.pooling, spec.stem, &[-1.9], 1, &Device::Cpu).unwrap();
+    let lr = std::env::var("D_LR").ok().and_then(|v| v.parse().ok()).unwrap_or(2e-3);
+    let targets = vec![te.target_column(0)];
+    let opts = TrainOptions { epochs: env("D_EPOCHS", 2), batch_size: 32, lr, seed: 1, patience: 10, ..Default::default() };
+    let mut on_step = |p: &super::trainer::StepProgress| {
+        if p.step % 25 == 0 {
+            println!("epoch {} step {} loss {:.4}", p.epoch, p.step, p.loss);
+        }
+    };
+    let mut on_epoch = |net: &OmicsNet, e: &super::EpochReport| {
+        let pred = super::trainer::predict_raw(net, &te, 64, &Device::Cpu).unwrap();
+        let m = evaluate_tracks(&spec, &pred, &targets);
+        println!("epoch {} valid {:.4} auroc {:?}", e.epoch, e.valid_loss, m[0].auroc);
+    };
+    train_observed(&mut net, &spec, &tr, &te, &opts, &mut on_step, &mut on_epoch).unwrap();
 }

@@ -16,4 +16,4 @@ mod acceptance;
 
 pub use dataset::Dataset;
 pub use metrics::{TrackMetrics, evaluate_tracks};
-pub use trainer::{EpochReport, TrainOptions, TrainReport, train, train_observed};
+pub use trainer::{EpochReport, LrSchedule, TrainOptions, TrainReport, train, train_observed};

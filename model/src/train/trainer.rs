@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -42,6 +42,42 @@ pub struct TrainOptions {
     pub checkpoint_dir: Option<PathBuf>,
     /// Continue from the checkpoint in `checkpoint_dir` if there is one.
     pub resume: bool,
+    /// Reverse-complement a seeded random half of each batch (augmentation: the same
+    /// element on the other strand has the same activity).
+    pub rc_augment: bool,
+    /// Learning-rate schedule over the run's steps.
+    pub schedule: LrSchedule,
+}
+
+/// How the learning rate changes over a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LrSchedule {
+    /// `lr` throughout.
+    #[default]
+    Constant,
+    /// Linear warm-up over the first 3% of steps, then cosine decay to 5% of `lr` at
+    /// the last step of the last epoch.
+    Cosine,
+}
+
+impl LrSchedule {
+    /// The learning rate at `step` (0-based) of `total` steps for a peak of `lr`.
+    pub fn at(self, lr: f64, step: usize, total: usize) -> f64 {
+        match self {
+            LrSchedule::Constant => lr,
+            LrSchedule::Cosine => {
+                let total = total.max(1) as f64;
+                let warm = (total * 0.03).max(1.0);
+                let s = step as f64;
+                if s < warm {
+                    return lr * (s + 1.0) / warm;
+                }
+                let progress = ((s - warm) / (total - warm).max(1.0)).min(1.0);
+                lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()))
+            }
+        }
+    }
 }
 
 impl Default for TrainOptions {
@@ -55,6 +91,8 @@ impl Default for TrainOptions {
             patience: 3,
             checkpoint_dir: None,
             resume: false,
+            rc_augment: false,
+            schedule: LrSchedule::Constant,
         }
     }
 }
@@ -132,8 +170,8 @@ fn dataset_loss(net: &OmicsNet, data: &Dataset, masks: &(Tensor, Tensor), batch:
     let rows: Vec<usize> = (0..data.n()).collect();
     let mut total = 0.0;
     for chunk in rows.chunks(batch.max(1)) {
-        let (ids, y) = data.batch(chunk, device)?;
-        let loss = multitask_loss(&net.forward(&ids)?.detach(), &y, &masks.0, &masks.1)?;
+        let (ids, y) = data.training_batch(chunk, &[], device)?;
+        let loss = multitask_loss(&net.forward_bins(&ids)?.detach(), &y, &masks.0, &masks.1)?;
         total += loss.to_scalar::<f32>()? as f64 * chunk.len() as f64;
     }
     Ok(total / data.n().max(1) as f64)
@@ -211,11 +249,14 @@ pub fn train_observed(
         let mut rows: Vec<usize> = (0..train.n()).collect();
         rows.shuffle(&mut StdRng::seed_from_u64(opts.seed.wrapping_add(epoch as u64)));
         let steps = rows.len().div_ceil(batch);
+        let mut flips = StdRng::seed_from_u64(opts.seed.wrapping_add(epoch as u64) ^ 0x7263_6175_67);
         let t0 = Instant::now();
         let (mut sum, mut seen) = (0.0, 0usize);
         for (step, chunk) in rows.chunks(batch).enumerate() {
-            let (ids, y) = train.batch(chunk, &device)?;
-            let loss = multitask_loss(&net.forward(&ids)?, &y, &masks.0, &masks.1)?;
+            opt.set_learning_rate(opts.schedule.at(opts.lr, (epoch - 1) * steps + step, opts.epochs * steps));
+            let flip: Vec<bool> = chunk.iter().map(|_| opts.rc_augment && flips.random_bool(0.5)).collect();
+            let (ids, y) = train.training_batch(chunk, &flip, &device)?;
+            let loss = multitask_loss(&net.forward_bins(&ids)?, &y, &masks.0, &masks.1)?;
             opt.backward_step(&loss)?;
             net.refresh()?;
             let value = loss.to_scalar::<f32>()? as f64;
@@ -284,6 +325,8 @@ mod tests {
             rc_average: false,
             pooling: crate::omics::Pooling::MeanMax,
             stem: None,
+            bin_bp: None,
+            bin_context: 0,
         }
     }
 

@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use omicsdb::Database;
-use omicsdb::train::{Pooling, StemSpec, TrainEvent, TrainOpts, train_omics};
+use omicsdb::train::{Pooling, StemActivation, StemSpec, TrainEvent, TrainOpts, train_omics};
 use omicsdb_storage::models::ModelMeta;
 
 /// Arguments of `omicsdb train`.
@@ -92,9 +92,42 @@ pub struct TrainArgs {
     /// Convolution filters (motif detectors) of the stem.
     #[arg(long, default_value_t = 128)]
     pub stem_filters: usize,
+    /// Nonlinearity of the stem: `relu` (max pooling, then ReLU; a fused, fast
+    /// training path) or `gelu`.
+    #[arg(long, default_value = "relu", value_parser = parse_activation)]
+    pub stem_activation: StemActivation,
+    /// Seed up to this many stem filters per track from the 8-mers most enriched in the
+    /// training windows' active bins (peaks, or the top 5% of a signal), so training
+    /// starts from candidate motifs instead of random filters. 0: random filters only.
+    /// Only with a stem.
+    #[arg(long, default_value_t = 8)]
+    pub motif_seeds: usize,
+    /// Per-bin outputs: predict every track in bins of this many bases inside the
+    /// window and train bin against bin (the window value is the bins' mean signal or
+    /// largest peak logit). The bin targets come from a window set of this width and
+    /// stride on the same assembly, created before the tracks were ingested. Must
+    /// divide the window width, and with a stem be a multiple of `--stem-pool` (as
+    /// must `--flank`).
+    #[arg(long)]
+    pub bin_size: Option<usize>,
+    /// With `--bin-size`: neighbouring bins on each side pooled into each bin's
+    /// features, so a bin sees the motifs around it on both strands' sides.
+    #[arg(long, default_value_t = 1)]
+    pub bin_context: usize,
+    /// Reverse-complement a random half of every training batch (augmentation).
+    #[arg(long)]
+    pub rc_augment: bool,
     /// Note stored with the model.
     #[arg(long, default_value = "")]
     pub note: String,
+}
+
+fn parse_activation(text: &str) -> std::result::Result<StemActivation, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "relu" => Ok(StemActivation::Relu),
+        "gelu" => Ok(StemActivation::Gelu),
+        _ => Err(format!("unknown stem activation {text:?}: use relu or gelu")),
+    }
 }
 
 fn parse_pooling(text: &str) -> std::result::Result<Pooling, String> {
@@ -105,7 +138,9 @@ fn parse_pooling(text: &str) -> std::result::Result<Pooling, String> {
 pub fn run(db: &Database, args: TrainArgs) -> Result<()> {
     let stem = match (args.stem_kernel, &args.from) {
         (Some(_), Some(_)) => anyhow::bail!("--stem-kernel cannot be combined with --from: a pretrained HyenaDNA backbone reads tokens"),
-        (Some(kernel), None) => Some(StemSpec { kernel, pool: args.stem_pool, channels: args.stem_filters }),
+        (Some(kernel), None) => {
+            Some(StemSpec { kernel, pool: args.stem_pool, channels: args.stem_filters, activation: args.stem_activation })
+        }
         (None, _) => None,
     };
     let opts = TrainOpts {
@@ -125,7 +160,19 @@ pub fn run(db: &Database, args: TrainArgs) -> Result<()> {
         rc_average: args.rc_average,
         pooling: args.pooling,
         stem,
-        train: omicsdb_model_options(args.epochs, args.batch_size, args.lr, args.seed, args.patience, args.resume),
+        bin_bp: args.bin_size,
+        bin_context: args.bin_context,
+        motif_seeds: if stem.is_some() { args.motif_seeds } else { 0 },
+        train: omicsdb::train::LoopOptions {
+            epochs: args.epochs,
+            batch_size: args.batch_size,
+            lr: args.lr,
+            seed: args.seed,
+            patience: args.patience,
+            resume: args.resume,
+            rc_augment: args.rc_augment,
+            ..Default::default()
+        },
         note: args.note,
     };
     let bar = ProgressBar::new(0);
@@ -177,10 +224,6 @@ pub fn run(db: &Database, args: TrainArgs) -> Result<()> {
     print_metrics(&out.meta);
     println!("registered {} (architecture hyena_omics, sha256 {})", out.meta.label(), &out.meta.sha256[..12.min(out.meta.sha256.len())]);
     Ok(())
-}
-
-fn omicsdb_model_options(epochs: usize, batch_size: usize, lr: f64, seed: u64, patience: usize, resume: bool) -> omicsdb::train::LoopOptions {
-    omicsdb::train::LoopOptions { epochs, batch_size, lr, seed, patience, resume, ..Default::default() }
 }
 
 /// Prints a model's held-out metrics beside the k-mer baseline's, one line per track.
