@@ -2,12 +2,12 @@
 """Synthetic-but-realistic omics task for the `omicsdb train` acceptance benchmark.
 
 Writes, for a fixed seed, into OUT_DIR:
-  genome.fa                  6 chromosomes x 1 Mbp (6 Mbp): a first-order Markov chain with
+  genome.fa                  --chroms chromosomes x 1 Mbp (default 6): a first-order Markov chain with
                              human-like composition (41% GC, CpG depleted to ~1/4), ~5%
                              soft-masked (lowercase) stretches and a few N runs
   <tissue>.peaks.bed         peak calls per tissue (BED3)
   <tissue>.signal.bedGraph   signal per tissue in 50 bp bins
-  truth.tsv                  every planted enhancer (chrom, start, end, tissue, strength)
+  truth.tsv                  every planted enhancer (chrom, start, end, tissue, strength, motifs)
 
 Three tissues with tissue-specific enhancers, each a ~300 bp element holding 2-4 sampled
 instances of the tissue's two JASPAR motifs (data/motifs/synthetic_enhancers.jaspar) at
@@ -18,7 +18,7 @@ dropped, plus false peaks at random places (1 per 100 kb). Signal: background ga
 per 50 bp bin plus strength x lognormal noise over each enhancer. Single decoy motifs are
 also sprinkled in the background, so a motif alone does not make an enhancer.
 
-Usage: python3 scripts/acceptance_omics.py OUT_DIR [--seed 7]   (see scripts/acceptance_omics.sh)
+Usage: python3 scripts/acceptance_omics.py OUT_DIR [--seed 7] [--chroms 6]   (see scripts/acceptance_omics.sh)
 """
 import argparse
 import os
@@ -26,7 +26,6 @@ import os
 import numpy as np
 
 TISSUES = {"liver": ("HNF4A", "CEBPA"), "blood": ("GATA1", "Spi1"), "muscle": ("MYOD1", "MEF2C")}
-CHROMS = [f"chr{i}" for i in range(1, 7)]
 CHROM_LEN = 1_000_000
 ENHANCERS_PER_MB = 110  # per tissue
 ENH_LEN = 300
@@ -83,6 +82,7 @@ def main():
     ap.add_argument("--windows-tsv", action="store_true",
                     help="also write windows.tsv (chrom, start, end, seq, one column per track) for "
                          "the model-level acceptance test in model/src/train/acceptance.rs")
+    ap.add_argument("--chroms", type=int, default=6, help="chromosomes of 1 Mbp each (default 6)")
     ap.add_argument("--consensus", action="store_true",
                     help="plant each motif's consensus instead of sampling it (an easier task, for diagnostics)")
     args = ap.parse_args()
@@ -96,8 +96,8 @@ def main():
     peaks = {t: open(os.path.join(args.out, f"{t}.peaks.bed"), "w") for t in TISSUES}
     signal = {t: open(os.path.join(args.out, f"{t}.signal.bedGraph"), "w") for t in TISSUES}
     truth = open(os.path.join(args.out, "truth.tsv"), "w")
-    truth.write("chrom\tstart\tend\ttissue\tstrength\n")
-    for chrom in CHROMS:
+    truth.write("chrom\tstart\tend\ttissue\tstrength\tmotifs\n")
+    for chrom in [f"chr{i}" for i in range(1, args.chroms + 1)]:
         seq = markov_genome(rng, CHROM_LEN)
         # Enhancers: non-overlapping slots of 2.5 kb, each holds at most one element.
         slots = rng.permutation(CHROM_LEN // SLOT - 2) + 1
@@ -113,13 +113,13 @@ def main():
                     pos = start + int(rng.integers(0, ENH_LEN - len(site)))
                     seq[pos:pos + len(site)] = site
                 strength = k * rng.lognormal(0.0, 0.3)
-                elements.append((start, start + ENH_LEN, tissue, strength))
+                elements.append((start, start + ENH_LEN, tissue, strength, k))
         for _ in range(40):  # shared CTCF sites
             slot = slots[cursor]; cursor += 1
             start = slot * SLOT + int(rng.integers(0, SLOT - 60))
             site = sample_motif(rng, motifs["CTCF"])
             seq[start + 20:start + 20 + len(site)] = site
-            elements.append((start, start + 60, "ctcf", 1.0))
+            elements.append((start, start + 60, "ctcf", 1.0, 1))
         for _ in range(200):  # decoys: single motifs in background slots
             name = list(motifs)[int(rng.integers(0, len(motifs)))]
             site = sample_motif(rng, motifs[name])
@@ -140,12 +140,12 @@ def main():
         bins = CHROM_LEN // 50
         for tissue in TISSUES:
             sig = rng.gamma(1.5, 0.4, size=bins)
-            for (st, en, t, strength) in elements:
+            for (st, en, t, strength, k) in elements:
                 if t == tissue or t == "ctcf":
                     gain = strength * (1.0 if t == tissue else 0.5) * rng.lognormal(0.5, 0.4)
                     sig[st // 50:en // 50 + 1] += gain * 3.0
                     if t == tissue:
-                        truth.write(f"{chrom}\t{st}\t{en}\t{t}\t{strength:.3f}\n")
+                        truth.write(f"{chrom}\t{st}\t{en}\t{t}\t{strength:.3f}\t{k}\n")
                         if strength > 1.8 and rng.random() > 0.10:
                             jitter = int(rng.integers(-50, 50))
                             peaks[tissue].write(f"{chrom}\t{max(0, st + jitter)}\t{en + jitter}\n")

@@ -24,6 +24,7 @@ use omicsdb_model::omics::seed;
 use omicsdb_model::omics::spec::context_sequence;
 use omicsdb_model::omics::{ARCHITECTURE, OmicsNet, OmicsPredictor, OmicsSpec, OmicsTrack, TrackKind};
 pub use omicsdb_model::omics::{Pooling, StemActivation, StemSpec};
+pub use omicsdb_model::train::LrSchedule;
 use omicsdb_model::train::baseline::KmerBaseline;
 use omicsdb_model::train::trainer::{StepProgress, TrainReport};
 use omicsdb_model::train::{Dataset, TrackMetrics, TrainOptions, evaluate_tracks};

@@ -51,6 +51,12 @@ fn write_inputs(dir: &std::path::Path) {
 
 /// The synthetic genome and its two liver tracks, ingested into a fresh database in `dir`.
 fn toy_db(dir: &std::path::Path) -> Database {
+    toy_db_with_bins(dir, None)
+}
+
+/// [`toy_db`], with a window set `bins` of `bin_bp`-wide windows created before the
+/// tracks are ingested (the per-bin targets of `--bin-size`).
+fn toy_db_with_bins(dir: &std::path::Path, bin_bp: Option<u64>) -> Database {
     write_inputs(dir);
     let db = Database::open(dir.join("db")).unwrap();
     db.ingest_genome(&GenomeIngest {
@@ -62,6 +68,9 @@ fn toy_db(dir: &std::path::Path) -> Database {
         replace: false,
     })
     .unwrap();
+    if let Some(bin) = bin_bp {
+        db.create_window_set("syn", "bins", bin, bin, false).unwrap();
+    }
     let mut peaks = TrackIngest::new("syn", "liver_atac", dir.join("peaks.bed"), "ATAC-seq", "liver");
     peaks.replace = true;
     db.ingest_track(&peaks).unwrap();
@@ -192,98 +201,6 @@ fn train_evaluate_register_and_predict() {
     assert!(err.contains("chrX"), "{err}");
 }
 
-/// The acceptance benchmark (scripts/acceptance_omics.py data, 6 Mbp, 3 tissues) through
-/// the library: `cargo test -p omicsdb-tests omics::acceptance -- --ignored --nocapture`.
-/// Prints held-out metrics beside the k-mer baseline, training and SQL inference
-/// throughput and the projection to 3.1 M windows. Settings via env:
-/// `OMICSDB_ACC_EPOCHS` (6), `OMICSDB_ACC_DMODEL` (32), `OMICSDB_ACC_LAYERS` (2),
-/// `OMICSDB_ACC_MAX_WINDOWS` (all).
-#[test]
-#[ignore = "acceptance benchmark: minutes of CPU"]
-fn acceptance() {
-    let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("inputs");
-    let script = crate::support::data_dir().join("../scripts/acceptance_omics.py");
-    let status = std::process::Command::new("python3").arg(&script).arg(&data).args(["--seed", "7"]).status().unwrap();
-    assert!(status.success());
-    let db = Database::open(tmp.path().join("db")).unwrap();
-    db.ingest_genome(&GenomeIngest {
-        assembly: "syn6".into(),
-        path: data.join("genome.fa"),
-        width: 1000,
-        stride: 1000,
-        window_set: None,
-        replace: false,
-    })
-    .unwrap();
-    for tissue in ["liver", "blood", "muscle"] {
-        let p = TrackIngest::new("syn6", &format!("{tissue}_atac_peaks"), data.join(format!("{tissue}.peaks.bed")), "ATAC-seq", tissue);
-        db.ingest_track(&p).unwrap();
-        let s = TrackIngest::new("syn6", &format!("{tissue}_h3k27ac"), data.join(format!("{tissue}.signal.bedGraph")), "ChIP-seq", tissue);
-        db.ingest_track(&TrackIngest { target: Some("H3K27ac".into()), ..s }).unwrap();
-    }
-    db.refresh().unwrap();
-    let opts = TrainOpts {
-        model: "syn_omics".into(),
-        from: None,
-        window_set: "windows".into(),
-        tracks: vec![],
-        tissues: vec![],
-        holdout_chroms: vec!["chr6".into()],
-        valid_chroms: vec!["chr5".into()],
-        flank_bp: 0,
-        d_model: env("OMICSDB_ACC_DMODEL", 32),
-        n_layer: env("OMICSDB_ACC_LAYERS", 2),
-        max_windows: std::env::var("OMICSDB_ACC_MAX_WINDOWS").ok().and_then(|v| v.parse().ok()),
-        rc_average: false,
-        pooling: Pooling::Mean,
-        stem: None,
-        bin_bp: None,
-        bin_context: 0,
-        motif_seeds: 0,
-        short_filter_order: 3,
-        filter_emb_dim: 5,
-        train: LoopOptions { epochs: env("OMICSDB_ACC_EPOCHS", 6), batch_size: 32, lr: 2e-3, seed: 1, patience: 2, ..Default::default() },
-        note: "acceptance".into(),
-    };
-    let t0 = std::time::Instant::now();
-    let mut last = std::time::Instant::now();
-    let out = rt()
-        .block_on(train_omics(&db, &opts, &mut |e| {
-            if let omicsdb::train::TrainEvent::Step(p) = e {
-                if last.elapsed().as_secs() >= 30 || p.step == p.steps {
-                    eprintln!("epoch {} step {}/{} loss {:.4} {:.1} windows/s", p.epoch, p.step, p.steps, p.loss, p.windows_per_s);
-                    last = std::time::Instant::now();
-                }
-            }
-        }))
-        .unwrap();
-    let train_s = t0.elapsed().as_secs_f64();
-    println!("{}", serde_json::to_string_pretty(&out.meta.metrics).unwrap());
-    for (m, b) in out.model_metrics.iter().zip(&out.baseline_metrics) {
-        println!(
-            "{:<20} model r={:?} auroc={:?} auprc={:?} | baseline r={:?} auroc={:?} auprc={:?}",
-            m.track, m.pearson, m.auroc, m.auprc, b.pearson, b.auroc, b.auprc
-        );
-    }
-    println!("train_omics total {train_s:.1} s");
-    db.models().set_cache_enabled(false);
-    let t1 = std::time::Instant::now();
-    let batches = rt()
-        .block_on(db.sql("SELECT region, predict_omics(region, 'liver') AS p FROM windows WHERE chrom = 'chr1'"))
-        .unwrap();
-    let n: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let s = t1.elapsed().as_secs_f64();
-    println!(
-        "predict_omics over chr1: {n} windows in {s:.1} s = {:.1} windows/s; 3.1 M windows would take {:.1} h",
-        n as f64 / s,
-        3.1e6 / (n as f64 / s) / 3600.0
-    );
-    assert!(batches[0].column(1).as_struct().num_columns() == 2);
-    assert!(batches[0].column(1).null_count() == 0);
-}
-
 /// A model with a convolutional stem (`--stem-kernel`) learns the planted motif and is
 /// served by `predict_omics` through SQL; a stem cannot start from a pretrained backbone.
 #[test]
@@ -321,4 +238,59 @@ fn stem_model_learns_and_serves_through_sql() {
     let bad = TrainOpts { model: "x".into(), from: Some("omics_stem".into()), ..opts };
     let err = rt().block_on(train_omics(&db, &bad, &mut |_| {})).unwrap_err().to_string();
     assert!(err.contains("stem"), "{err}");
+}
+
+/// Per-bin outputs, motif seeds and the fused ReLU stem: the seeds find the planted
+/// motif, the model learns it and `predict_omics` serves it; without the bin window set,
+/// training says how to make one.
+#[test]
+fn binned_seeded_stem_model_learns_and_serves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = toy_db_with_bins(tmp.path(), Some(32));
+    let opts = TrainOpts {
+        pooling: Pooling::MeanMax,
+        stem: Some(StemSpec { kernel: 9, pool: 8, channels: 16, activation: StemActivation::Relu }),
+        bin_bp: Some(32),
+        bin_context: 1,
+        motif_seeds: 2,
+        train: LoopOptions {
+            epochs: 12,
+            batch_size: 16,
+            lr: 5e-3,
+            seed: 1,
+            patience: 12,
+            rc_augment: true,
+            schedule: omicsdb::train::LrSchedule::Cosine,
+            ..Default::default()
+        },
+        note: "bins".into(),
+        ..tiny_opts("omics_bins")
+    };
+    let out = rt().block_on(train_omics(&db, &opts, &mut |_| {})).unwrap();
+    assert!(out.model_metrics[0].auroc.unwrap() > 0.8, "{:?} (baseline {:?})", out.model_metrics, out.baseline_metrics);
+    assert_eq!(out.meta.config["omics"]["bin_bp"], 32);
+    assert_eq!(out.meta.config["omics"]["stem"]["activation"], "relu");
+    // The first seed is an 8-mer of the planted motif (which is its own reverse complement).
+    let seeds = out.meta.metrics["training"]["motif_seeds"].as_array().unwrap();
+    let first = seeds[0]["kmer"].as_str().unwrap();
+    assert!(std::str::from_utf8(MOTIF).unwrap().contains(first), "{seeds:?}");
+    let b = rt()
+        .block_on(db.sql("SELECT predict_omics(region, 'liver', 'atac_seq', 'omics_bins') AS p FROM windows WHERE chrom = 'c3' ORDER BY start"))
+        .unwrap();
+    let p: Vec<f32> = b.iter().flat_map(|b| b.column(0).as_primitive::<Float32Type>().values().to_vec()).collect();
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for (w, v) in p.iter().enumerate() {
+        if (w + 2) % 3 == 0 { on.push(*v) } else { off.push(*v) }
+    }
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    assert!(mean(&on) > mean(&off) + 0.2, "active {} vs inactive {}", mean(&on), mean(&off));
+
+    // Bins that do not divide the window, and a database without the bin window set.
+    let bad = TrainOpts { model: "x".into(), bin_bp: Some(48), ..opts.clone() };
+    let err = rt().block_on(train_omics(&db, &bad, &mut |_| {})).unwrap_err().to_string();
+    assert!(err.contains("must divide the window width"), "{err}");
+    let tmp2 = tempfile::tempdir().unwrap();
+    let plain = toy_db(tmp2.path());
+    let err = rt().block_on(train_omics(&plain, &opts, &mut |_| {})).unwrap_err().to_string();
+    assert!(err.contains("omicsdb windows create --assembly syn --name bins32 --width 32"), "{err}");
 }

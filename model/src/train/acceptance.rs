@@ -14,8 +14,18 @@
 //! `OMICSDB_ACC_STEM_K` (convolutional stem width; 0: no stem), `OMICSDB_ACC_STEM_POOL`
 //! (8), `OMICSDB_ACC_STEM_C` (stem filters, 128), `OMICSDB_ACC_FLANK` (flanking bases per side, read from `genome.fa` next to the
 //! TSV; 0), `OMICSDB_ACC_BIN` (per-bin outputs of this many bp, targets from the
-//! generator's bedGraph and BED files next to the TSV; 0: none), `OMICSDB_ACC_RC`
-//! (1: reverse-complement augmentation).
+//! generator's bedGraph and BED files next to the TSV; 0: none), `OMICSDB_ACC_BIN_CTX`
+//! (neighbouring bins pooled per bin, 0), `OMICSDB_ACC_RC` (1: reverse-complement
+//! augmentation), `OMICSDB_ACC_RCAVG` (1: the per-epoch held-out metrics average both
+//! strands), `OMICSDB_ACC_COSINE` (1: cosine learning-rate schedule), `OMICSDB_ACC_SEEDS`
+//! (motif seeds per track, 0), `OMICSDB_ACC_GELU` (1: the GELU stem instead of ReLU),
+//! `OMICSDB_ACC_TEST` / `OMICSDB_ACC_VALID` (comma-separated chromosomes; chr6 / chr5).
+//!
+//! `scripts/acceptance_omics.sh` runs the same recipe through `omicsdb train`:
+//! `OMICSDB_ACC_DMODEL=64 OMICSDB_ACC_FLANK=300 OMICSDB_ACC_STEM_K=19 OMICSDB_ACC_STEM_POOL=10
+//! OMICSDB_ACC_STEM_C=128 OMICSDB_ACC_BIN=100 OMICSDB_ACC_BIN_CTX=2 OMICSDB_ACC_RC=1
+//! OMICSDB_ACC_RCAVG=1 OMICSDB_ACC_COSINE=1 OMICSDB_ACC_SEEDS=8 OMICSDB_ACC_LR=5e-3
+//! OMICSDB_ACC_POOLING=mean-max OMICSDB_ACC_EPOCHS=12 OMICSDB_ACC_PATIENCE=20`.
 
 use candle_core::{DType, Device};
 
@@ -74,6 +84,10 @@ fn acceptance() {
     let input_len = spec.input_len();
     let t = spec.tracks.len();
     let nb = layout.map_or(0, |l| l.count);
+    let test_chroms = std::env::var("OMICSDB_ACC_TEST").unwrap_or("chr6".into());
+    let test_chroms: Vec<&str> = test_chroms.split(',').collect();
+    let valid_chroms = std::env::var("OMICSDB_ACC_VALID").unwrap_or("chr5".into());
+    let valid_chroms: Vec<&str> = valid_chroms.split(',').collect();
     let (mut tr, mut va, mut te) =
         (Dataset::with_bins(input_len, t, nb), Dataset::with_bins(input_len, t, nb), Dataset::with_bins(input_len, t, nb));
     for line in lines {
@@ -92,10 +106,12 @@ fn acceptance() {
         let seq: Vec<u8> = seq.into_iter().map(|b| if b"ACGT".contains(&b) { b } else { b'N' }).collect();
         let ids = tokenize(&seq).unwrap();
         let y: Vec<f32> = (0..t).map(|i| spec.encode_target(i, f[4 + i].parse().unwrap())).collect();
-        let set = match f[0] {
-            "chr6" => &mut te,
-            "chr5" => &mut va,
-            _ => &mut tr,
+        let set = if test_chroms.contains(&f[0]) {
+            &mut te
+        } else if valid_chroms.contains(&f[0]) {
+            &mut va
+        } else {
+            &mut tr
         };
         match &bin_tracks {
             Some(tracks) => {
@@ -263,75 +279,4 @@ fn read_fasta(path: &std::path::Path) -> std::collections::HashMap<String, Vec<u
         }
     }
     out
-}
-
-#[test]
-#[ignore = "diagnostic"]
-fn stem_diag() {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    let len = env("D_LEN", 1000);
-    let prev: f64 = std::env::var("D_PREV").ok().and_then(|v| v.parse().ok()).unwrap_or(0.13);
-    let motif = b"TGACCTTTGACC";
-    let mut make = |n: usize| {
-        let mut d = Dataset::new(len, 1);
-        for _ in 0..n {
-            let mut s: Vec<u8> = (0..len).map(|_| b"ACGT"[rng.random_range(0..4)]).collect();
-            let pos = rng.random_bool(prev);
-            if pos {
-                let p = rng.random_range(0..len - 12);
-                s[p..p + 12].copy_from_slice(motif);
-            }
-            d.push(&tokenize(&s).unwrap(), &[f32::from(pos)]).unwrap();
-        }
-        d
-    };
-    let (tr, te) = (make(4000), make(500));
-    let track = OmicsTrack {
-        name: "p".into(),
-        column: "p".into(),
-        assay: "a".into(),
-        target: None,
-        tissue: "t".into(),
-        kind: TrackKind::Peaks,
-    };
-    let stem = StemSpec { kernel: env("D_K", 19), pool: env("D_POOL", 10), channels: env("D_C", 32), activation: StemActivation::Relu };
-    let spec = OmicsSpec {
-        assembly: "a".into(),
-        window_set: "w".into(),
-        window_bp: len,
-        flank_bp: 0,
-        tracks: vec![track],
-        rc_average: false,
-        pooling: Pooling::parse(&std::env::var("D_POOLING").unwrap_or("mean-max".into())).unwrap(),
-        stem: Some(stem),
-        bin_bp: None,
-        bin_context: 0,
-    };
-    let d = env("D_D", 32);
-    let cfg = Config::from_json_str(
-        &format!(
-            r#"{{"d_model":{d},"n_layer":{},"d_inner":{},"vocab_size":12,"max_seq_len":{},"filter_order":32}}"#,
-            env("D_LAYERS", 1),
-            4 * d,
-            spec.trunk_len()
-        ),
-        std::path::Path::new("diag"),
-    )
-    .unwrap();
-    let mut net = OmicsNet::random(&cfg, 1, spec.pooling, spec.stem, &[-1.9], 1, &Device::Cpu).unwrap();
-    let lr = std::env::var("D_LR").ok().and_then(|v| v.parse().ok()).unwrap_or(2e-3);
-    let targets = vec![te.target_column(0)];
-    let opts = TrainOptions { epochs: env("D_EPOCHS", 2), batch_size: 32, lr, seed: 1, patience: 10, ..Default::default() };
-    let mut on_step = |p: &super::trainer::StepProgress| {
-        if p.step % 25 == 0 {
-            println!("epoch {} step {} loss {:.4}", p.epoch, p.step, p.loss);
-        }
-    };
-    let mut on_epoch = |net: &OmicsNet, e: &super::EpochReport| {
-        let pred = super::trainer::predict_raw(net, &te, 64, &Device::Cpu).unwrap();
-        let m = evaluate_tracks(&spec, &pred, &targets);
-        println!("epoch {} valid {:.4} auroc {:?}", e.epoch, e.valid_loss, m[0].auroc);
-    };
-    train_observed(&mut net, &spec, &tr, &te, &opts, &mut on_step, &mut on_epoch).unwrap();
 }

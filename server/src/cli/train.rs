@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use omicsdb::Database;
-use omicsdb::train::{Pooling, StemActivation, StemSpec, TrainEvent, TrainOpts, train_omics};
+use omicsdb::train::{LrSchedule, Pooling, StemActivation, StemSpec, TrainEvent, TrainOpts, train_omics};
 use omicsdb_storage::models::ModelMeta;
 
 /// Arguments of `omicsdb train`.
@@ -42,9 +42,13 @@ pub struct TrainArgs {
     /// Windows per optimiser step.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
-    /// AdamW learning rate.
+    /// AdamW learning rate (the peak, with `--lr-schedule cosine`).
     #[arg(long, default_value_t = 2e-3)]
     pub lr: f64,
+    /// Learning-rate schedule: `cosine` (3% linear warm-up, then cosine decay to 5% of
+    /// `--lr` over `--epochs`) or `constant`.
+    #[arg(long, default_value = "cosine", value_parser = parse_schedule)]
+    pub lr_schedule: LrSchedule,
     /// Seed (initialisation, split, shuffles).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -122,6 +126,14 @@ pub struct TrainArgs {
     pub note: String,
 }
 
+fn parse_schedule(text: &str) -> std::result::Result<LrSchedule, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "cosine" => Ok(LrSchedule::Cosine),
+        "constant" => Ok(LrSchedule::Constant),
+        _ => Err(format!("unknown learning-rate schedule {text:?}: use cosine or constant")),
+    }
+}
+
 fn parse_activation(text: &str) -> std::result::Result<StemActivation, String> {
     match text.to_ascii_lowercase().as_str() {
         "relu" => Ok(StemActivation::Relu),
@@ -171,6 +183,7 @@ pub fn run(db: &Database, args: TrainArgs) -> Result<()> {
             patience: args.patience,
             resume: args.resume,
             rc_augment: args.rc_augment,
+            schedule: args.lr_schedule,
             ..Default::default()
         },
         note: args.note,
