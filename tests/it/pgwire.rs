@@ -414,6 +414,9 @@ async fn psql_describe_commands_work() {
     let port = server.addr.port();
     let out = timeout(STEP, psql_async(port, vec![], String::new(), "\\dt")).await.unwrap();
     assert!(out.contains("windows"), "\\dt output: {out}");
+    // \dt+ adds Size and Description columns (pg_size_pretty, pg_table_size, obj_description).
+    let out = timeout(STEP, psql_async(port, vec![], String::new(), "\\dt+")).await.unwrap();
+    assert!(out.contains("windows") && out.contains("Size") && out.contains("Description"), "\\dt+ output: {out}");
     let out = timeout(STEP, psql_async(port, vec![], String::new(), "\\d windows")).await.unwrap();
     for col in ["chrom", "start", "end", "score", "embedding"] {
         assert!(out.contains(col), "\\d windows lacks {col}: {out}");

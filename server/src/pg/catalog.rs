@@ -84,6 +84,7 @@ pub async fn install(ctx: &SessionContext) -> Result<(), ServerError> {
     let catalog = ctx.state().config().options().catalog.default_catalog.clone();
     setup_pg_catalog(ctx, &catalog, Arc::new(AuthManager::default())).map_err(catalog_error)?;
     register_basics(ctx);
+    super::sizes::register(ctx);
 
     let own = own_functions(ctx).await.map_err(catalog_error)?;
     add_functions_to_pg_proc(ctx, &catalog, &own).await.map_err(catalog_error)?;

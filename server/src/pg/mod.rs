@@ -30,6 +30,7 @@ pub mod json;
 pub mod limits;
 pub mod roles;
 pub mod session;
+pub mod sizes;
 pub mod sqlstate;
 pub mod tls;
 pub mod types;
