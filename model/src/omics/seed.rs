@@ -182,13 +182,26 @@ pub fn enriched_kmers(data: &Dataset, spec: &OmicsSpec, k: usize, per_track: usi
     chosen
 }
 
-/// Stem weights `[C, 4, K]` and bias `[C]` (row-major values) with the first
-/// `seeds.len()` filters replaced: weight 1 on each seed base, centred in the kernel, 0
-/// elsewhere, and bias `−(k − 1.5)`, so a filter outputs 1.5 on its word, 0.5 with one
-/// mismatch and nothing (after ReLU) with more.
+/// Stem weights `[C, 4, K]` and bias `[C]` (row-major values) with the first filters
+/// replaced by seeds: weight 1 on each seed base, centred in the kernel, 0 elsewhere,
+/// and bias `−(k − 1.5)`, so a filter outputs 1.5 on its word, 0.5 with one mismatch
+/// and nothing (after ReLU) with more. At most half the filters (rounded up) are
+/// seeded, so random ones remain to find what words miss; when that cuts the list, the
+/// tracks take turns (every track's best seed first). Returns how many were seeded.
 pub fn seeded_stem(weight: &mut [f32], bias: &mut [f32], channels: usize, kernel: usize, seeds: &[Seed]) -> usize {
-    let n = seeds.len().min(channels);
-    for (f, seed) in seeds.iter().take(n).enumerate() {
+    let mut rank = std::collections::HashMap::new();
+    let mut order: Vec<(usize, usize, &Seed)> = seeds
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let r = rank.entry(s.track).or_insert(0usize);
+            *r += 1;
+            (*r, i, s)
+        })
+        .collect();
+    order.sort_by_key(|&(r, i, _)| (r, i));
+    let n = seeds.len().min(channels.div_ceil(2));
+    for (f, (_, _, seed)) in order.into_iter().take(n).enumerate() {
         let k = seed.bases.len().min(kernel);
         let start = (kernel - k) / 2;
         let w = &mut weight[f * 4 * kernel..(f + 1) * 4 * kernel];
@@ -259,5 +272,12 @@ mod tests {
         let score: f32 = w.iter().enumerate().map(|(j, &b)| weight[b as usize * kernel + 1 + j]).sum::<f32>() + bias[0];
         assert_eq!(score, 1.5);
         assert_eq!(weight[4 * kernel], 0.3, "filter 1 untouched");
+        // At most half the filters are seeded, every track's best seed first.
+        let other = |track, word: &str| Seed { bases: word.bytes().map(|b| b"ACGT".iter().position(|&x| x == b).unwrap() as u8).collect(), track, observed: 9, expected: 1.0 };
+        let list = [other(0, "AAAAAAAA"), other(0, "CCCCCCCC"), other(0, "GGGGGGGG"), other(1, "TTTTTTTT")];
+        let (mut weight, mut bias) = (vec![0.3f32; c * 4 * kernel], vec![0.0f32; c]);
+        assert_eq!(seeded_stem(&mut weight, &mut bias, c, kernel, &list), 2);
+        assert_eq!(weight[4 * kernel + 3 * kernel + 1], 1.0, "filter 1 holds track 1's seed (T at the first position)");
+        assert_eq!(weight[2 * 4 * kernel], 0.3, "filter 2 stays random");
     }
 }

@@ -175,7 +175,7 @@ pub async fn own_functions(ctx: &SessionContext) -> DfResult<Vec<OwnFunction>> {
     known.extend(base.aggregate_functions().keys().cloned());
     known.extend(base.window_functions().keys().cloned());
     known.extend(base.table_functions().keys().cloned());
-    known.extend(SERVER_FUNCTIONS.iter().map(|s| s.to_string()));
+    known.extend(SERVER_FUNCTIONS.iter().chain(super::sizes::FUNCTIONS.iter()).map(|s| s.to_string()));
 
     let state = ctx.state();
     let mut out = Vec::new();

@@ -16,6 +16,9 @@ use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
 use datafusion::prelude::SessionContext;
 
+/// The functions [`register`] adds (PostgreSQL's own, so not listed as omicsdb's).
+pub const FUNCTIONS: [&str; 5] = ["pg_size_pretty", "pg_table_size", "pg_relation_size", "pg_total_relation_size", "obj_description"];
+
 /// `pg_size_pretty`: bytes below 10 kB as `N bytes`, then kB, MB, GB, TB and
 /// PB, each unit used while the value is below 10 240 of it, halves rounded
 /// away from zero (PostgreSQL's `pg_size_pretty(bigint)`).
