@@ -102,8 +102,8 @@ pub struct TrainArgs {
     pub stem_activation: StemActivation,
     /// Seed up to this many stem filters per track from the 8-mers most enriched in the
     /// training windows' active bins (peaks, or the top 5% of a signal), so training
-    /// starts from candidate motifs instead of random filters. 0: random filters only.
-    /// Only with a stem.
+    /// starts from candidate motifs instead of random filters (at most half the
+    /// filters are seeded). 0: random filters only. Only with a stem.
     #[arg(long, default_value_t = 8)]
     pub motif_seeds: usize,
     /// Per-bin outputs: predict every track in bins of this many bases inside the
@@ -115,7 +115,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub bin_size: Option<usize>,
     /// With `--bin-size`: neighbouring bins on each side pooled into each bin's
-    /// features, so a bin sees the motifs around it on both strands' sides.
+    /// features, so a bin at the edge of an element sees the motifs on both sides.
     #[arg(long, default_value_t = 1)]
     pub bin_context: usize,
     /// Reverse-complement a random half of every training batch (augmentation).
