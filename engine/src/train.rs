@@ -295,7 +295,10 @@ async fn read_bins(db: &Database, ws: &WindowSetMeta, bin_bp: usize, tracks: &[O
         let start = cast(batch.column(1), &DataType::Int64)?;
         let start = start.as_any().downcast_ref::<Int64Array>().ok_or_else(|| other("start: not an integer".into()))?;
         let values: Vec<Arc<dyn Array>> = (0..t).map(|i| cast(batch.column(2 + i), &DataType::Float32)).collect::<std::result::Result<_, _>>()?;
-        let values: Vec<&Float32Array> = values.iter().filter_map(|v| v.as_any().downcast_ref::<Float32Array>()).collect();
+        let values: Vec<&Float32Array> = values
+            .iter()
+            .map(|v| v.as_any().downcast_ref::<Float32Array>().ok_or_else(|| other("bin track column: not numeric".into())))
+            .collect::<Result<_>>()?;
         for r in 0..batch.num_rows() {
             let bin = (start.value(r).max(0) as usize) / bin_bp;
             let row = out.entry(chrom.value(r).to_string()).or_default();

@@ -19,8 +19,8 @@ pub struct OmicsHead {
     bias: Tensor,
     /// The convolutional stem, when the spec has one.
     stem: Option<ConvStem>,
-    /// Per-bin outputs, when the spec has them.
-    bins: Option<BinLayout>,
+    /// Per-bin outputs, when the spec has them, with the tracks' peak mask.
+    bins: Option<(BinLayout, Vec<bool>)>,
     /// What the outputs are.
     pub spec: OmicsSpec,
 }
@@ -76,7 +76,10 @@ impl OmicsHead {
             }
             None => None,
         };
-        let bins = spec.bin_layout().map_err(|message| ModelError::Config { file: weights.to_path_buf(), message })?;
+        let bins = spec
+            .bin_layout()
+            .map_err(|message| ModelError::Config { file: weights.to_path_buf(), message })?
+            .map(|layout| (layout, spec.peak_mask()));
         Ok(Self { weight, bias, stem, bins, spec })
     }
 
@@ -90,10 +93,10 @@ impl OmicsHead {
             }
             .to_dtype(DType::F32)?;
             match &self.bins {
-                Some(layout) => {
+                Some((layout, peaks)) => {
                     let pooled = layout.pool(&hidden, self.spec.pooling)?;
                     let bins = pooled.broadcast_matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?;
-                    Ok(aggregate(&bins, &self.spec.peak_mask())?)
+                    Ok(aggregate(&bins, peaks)?)
                 }
                 None => {
                     let pooled = self.spec.pooling.pool(&hidden)?;

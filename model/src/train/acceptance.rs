@@ -79,8 +79,9 @@ fn acceptance() {
         bin_context: env("OMICSDB_ACC_BIN_CTX", 0),
     };
     let layout = spec.bin_layout().unwrap();
-    let bin_tracks = layout.map(|_| read_bin_tracks(std::path::Path::new(&path), &spec));
-    let genome = (spec.flank_bp > 0).then(|| read_fasta(&std::path::Path::new(&path).with_file_name("genome.fa")));
+    let genome_file = std::path::Path::new(&path).with_file_name("genome.fa");
+    let genome = (spec.flank_bp > 0 || layout.is_some()).then(|| read_fasta(&genome_file));
+    let bin_tracks = layout.map(|_| read_bin_tracks(std::path::Path::new(&path), &spec, genome.as_ref().unwrap()));
     let input_len = spec.input_len();
     let t = spec.tracks.len();
     let nb = layout.map_or(0, |l| l.count);
@@ -92,7 +93,7 @@ fn acceptance() {
         (Dataset::with_bins(input_len, t, nb), Dataset::with_bins(input_len, t, nb), Dataset::with_bins(input_len, t, nb));
     for line in lines {
         let f: Vec<&str> = line.split('\t').collect();
-        let seq: Vec<u8> = match &genome {
+        let seq: Vec<u8> = match genome.as_ref().filter(|_| spec.flank_bp > 0) {
             Some(g) => {
                 let chrom = &g[f[0]];
                 let centre = (f[1].parse::<u64>().unwrap() + f[2].parse::<u64>().unwrap()) / 2;
@@ -242,8 +243,11 @@ fn acceptance() {
 /// Per track, chromosome -> per-base values from the generator's files next to the TSV:
 /// `<tissue>.signal.bedGraph` for signal tracks, `<tissue>.peaks.bed` (1 inside a peak)
 /// for peak tracks.
-fn read_bin_tracks(tsv: &std::path::Path, spec: &OmicsSpec) -> Vec<std::collections::HashMap<String, Vec<f32>>> {
-    let genome = read_fasta(&tsv.with_file_name("genome.fa"));
+fn read_bin_tracks(
+    tsv: &std::path::Path,
+    spec: &OmicsSpec,
+    genome: &std::collections::HashMap<String, Vec<u8>>,
+) -> Vec<std::collections::HashMap<String, Vec<f32>>> {
     spec.tracks
         .iter()
         .map(|track| {
