@@ -25,6 +25,7 @@ pub mod catalog;
 pub mod config;
 mod conn;
 pub mod error;
+pub mod fastpath;
 pub mod hooks;
 pub mod json;
 pub mod limits;
@@ -105,6 +106,12 @@ impl Server {
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// A live count of the statements answered as region lookups without
+    /// planning (see [`fastpath`]); it goes on counting while the server runs.
+    pub fn lookups_served(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.shared.handlers.service.lookups_served()
     }
 
     /// Number of sessions that finished startup and are still connected.

@@ -27,8 +27,10 @@ use pgwire::api::auth::{DefaultServerParameterProvider, StartupHandler};
 use pgwire::api::cancel::CancelHandler;
 use pgwire::api::portal::{Format, Portal, PortalExecutionState};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{FieldInfo, Response, Tag};
-use pgwire::api::stmt::QueryParser;
+use pgwire::api::results::{
+    DescribePortalResponse, DescribeResponse, DescribeStatementResponse, FieldInfo, Response, Tag,
+};
+use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{
     ClientInfo, ClientPortalStore, DEFAULT_NAME, ErrorHandler, PgWireConnectionState, PgWireServerHandlers,
@@ -38,12 +40,17 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::cancel::CancelRequest;
 use pgwire::messages::data::DataRow;
-use pgwire::messages::extendedquery::Execute;
+use pgwire::error::ErrorInfo;
+use pgwire::messages::data::{NoData, ParameterDescription, RowDescription};
+use pgwire::messages::extendedquery::{
+    Bind, BindComplete, Describe, Execute, Parse, ParseComplete, TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
+};
 use pgwire::messages::response::{EmptyQueryResponse, TransactionStatus};
 use pgwire::messages::simplequery::Query;
 use tokio::time::Instant;
 
 use super::auth::{SessionStartup, UserStore};
+use super::fastpath::FastPath;
 use super::cancel::{CancelRegistry, GuardedRows, SessionControl, control_of, statement_deadline};
 use super::hooks::{JsonResultHook, SavepointHook, is_rollback_to_savepoint};
 use super::json;
@@ -57,6 +64,7 @@ pub type Statement = <DfSessionService as ExtendedQueryHandler>::Statement;
 pub struct QueryService {
     inner: Arc<DfSessionService>,
     parser: Arc<JsonParser>,
+    fast: Arc<FastPath>,
 }
 
 impl QueryService {
@@ -72,19 +80,29 @@ impl QueryService {
             Arc::new(TransactionStatementHook),
             Arc::new(JsonResultHook),
         ];
+        let fast = Arc::new(FastPath::new(Arc::clone(&ctx)));
         let inner = Arc::new(DfSessionService::new_with_hooks(ctx, hooks));
         let parser = Arc::new(JsonParser {
             inner: <DfSessionService as ExtendedQueryHandler>::query_parser(&inner),
+            fast: Arc::clone(&fast),
         });
-        QueryService { inner, parser }
+        QueryService { inner, parser, fast }
+    }
+
+    /// The count of statements answered as region lookups without planning
+    /// (see [`FastPath`]).
+    pub fn lookups_served(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.fast.served()
     }
 }
 
 /// datafusion-postgres' parser, with the plan of every query wrapped so
-/// that struct columns come out as `json` (see [`json`]), and Describe
-/// announcing those columns as `json`.
+/// that struct columns come out as `json` (see [`json`]), Describe
+/// announcing those columns as `json`, and region lookups served from the
+/// parse cache (see [`FastPath`]).
 pub struct JsonParser {
     inner: Arc<Parser>,
+    fast: Arc<FastPath>,
 }
 
 #[async_trait]
@@ -95,13 +113,20 @@ impl QueryParser for JsonParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        match self.inner.parse_sql(client, sql, types).await? {
+        if let Some(statement) = self.fast.cached(client, sql).await {
+            return Ok(Some(statement));
+        }
+        let parsed = match self.inner.parse_sql(client, sql, types).await? {
             Some((query, Some((statement, plan)))) if matches!(statement, SqlStatement::Query(_)) => {
                 let plan = json::wrap_plan(plan).map_err(|e| PgWireError::ApiError(Box::new(e)))?;
-                Ok(Some((query, Some((statement, plan)))))
+                Some((query, Some((statement, plan))))
             }
-            other => Ok(other),
+            other => other,
+        };
+        if let Some(statement) = &parsed {
+            self.fast.remember(sql, statement);
         }
+        Ok(parsed)
     }
 
     fn get_parameter_types(&self, stmt: &Statement) -> PgWireResult<Vec<Type>> {
@@ -207,6 +232,13 @@ impl SimpleQueryHandler for QueryService {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        if may_be_lookup(query) && !self.fast.declined(query) {
+            if let Ok(Some(statement)) = self.parser.parse_sql(client, query, &[]).await {
+                if let Some(response) = self.fast.execute_statement(client, &statement) {
+                    return Ok(vec![Response::Query(response)]);
+                }
+            }
+        }
         let watch = Watch::start(client);
         let responses = watch
             .run(<DfSessionService as SimpleQueryHandler>::do_query(&self.inner, client, query))
@@ -222,6 +254,89 @@ impl ExtendedQueryHandler for QueryService {
 
     fn query_parser(&self) -> Arc<JsonParser> {
         self.parser.clone()
+    }
+
+    // Parse, Bind and Describe answer with `feed`, not pgwire's `send`: the
+    // replies of one Parse/Bind/Describe/Execute/Sync round go out in one
+    // socket write at Sync (or Flush), as PostgreSQL sends them, instead of
+    // one write (and one client wake-up) per message.
+
+    async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.clone().unwrap_or_else(|| DEFAULT_NAME.to_owned());
+        match StoredStatement::parse(client, &message, self.query_parser()).await? {
+            Some(stmt) => client.portal_store().put_statement(Arc::new(stmt)),
+            None => client.portal_store().put_empty_statement(&name),
+        }
+        client.feed(PgWireBackendMessage::ParseComplete(ParseComplete::new())).await?;
+        Ok(())
+    }
+
+    async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let statement_name = message.statement_name.as_deref().unwrap_or(DEFAULT_NAME);
+        let portal_name = message.portal_name.as_deref().unwrap_or(DEFAULT_NAME);
+        match client.portal_store().get_statement(statement_name) {
+            Some(Entry::Value(statement)) => {
+                let portal = Portal::try_new(&message, statement)?;
+                client.portal_store().put_portal(Arc::new(portal));
+            }
+            Some(Entry::Empty) => {
+                if !message.parameters.is_empty() {
+                    return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                        "ERROR".to_owned(),
+                        "08P01".to_owned(),
+                        format!(
+                            "bind message supplies {} parameters, but prepared statement {statement_name:?} requires 0",
+                            message.parameters.len()
+                        ),
+                    ))));
+                }
+                client.portal_store().put_empty_portal(portal_name);
+            }
+            None => return Err(PgWireError::StatementNotFound(statement_name.to_owned())),
+        }
+        client.feed(PgWireBackendMessage::BindComplete(BindComplete::new())).await?;
+        Ok(())
+    }
+
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        match message.target_type {
+            TARGET_TYPE_BYTE_STATEMENT => match client.portal_store().get_statement(name) {
+                Some(Entry::Value(stmt)) => {
+                    let response = self.do_describe_statement(client, &stmt).await?;
+                    feed_describe_response(client, &response).await
+                }
+                Some(Entry::Empty) => feed_describe_response(client, &DescribeStatementResponse::no_data()).await,
+                None => Err(PgWireError::StatementNotFound(name.to_owned())),
+            },
+            TARGET_TYPE_BYTE_PORTAL => match client.portal_store().get_portal(name) {
+                Some(Entry::Value(portal)) => {
+                    let response = self.do_describe_portal(client, &portal).await?;
+                    feed_describe_response(client, &response).await
+                }
+                Some(Entry::Empty) => feed_describe_response(client, &DescribePortalResponse::no_data()).await,
+                None => Err(PgWireError::PortalNotFound(name.to_owned())),
+            },
+            other => Err(PgWireError::InvalidTargetType(other)),
+        }
     }
 
     /// Streams the rows of an Execute without a row limit straight to the
@@ -265,14 +380,15 @@ impl ExtendedQueryHandler for QueryService {
                     count += 1;
                 }
                 let tag = Tag::new(&command_tag).with_rows(count);
-                client.send(PgWireBackendMessage::CommandComplete(tag.into())).await?;
+                // Flushed with the ReadyForQuery at Sync.
+                client.feed(PgWireBackendMessage::CommandComplete(tag.into())).await?;
                 *portal.state().lock().await = PortalExecutionState::Finished;
             }
             Response::EmptyQuery => {
                 client.feed(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new())).await?;
             }
             Response::Execution(tag) => {
-                client.send(PgWireBackendMessage::CommandComplete(tag.into())).await?;
+                client.feed(PgWireBackendMessage::CommandComplete(tag.into())).await?;
             }
             Response::Error(e) => return Err(PgWireError::UserError(e)),
             _ => {
@@ -297,6 +413,9 @@ impl ExtendedQueryHandler for QueryService {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        if let Some(response) = self.fast.execute_portal(client, portal) {
+            return Ok(Response::Query(response));
+        }
         let watch = Watch::start(client);
         let response = watch
             .run(<DfSessionService as ExtendedQueryHandler>::do_query(
@@ -308,6 +427,42 @@ impl ExtendedQueryHandler for QueryService {
             .await?;
         Ok(watch.guard(response))
     }
+}
+
+/// `send_describe_response` of pgwire, with `feed` (see `on_parse`).
+async fn feed_describe_response<C, R>(client: &mut C, response: &R) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    R: DescribeResponse,
+{
+    if let Some(types) = response.parameters() {
+        let oids = types.iter().map(|t| t.oid()).collect();
+        client.feed(PgWireBackendMessage::ParameterDescription(ParameterDescription::new(oids))).await?;
+    }
+    if response.is_no_data() {
+        client.feed(PgWireBackendMessage::NoData(NoData::new())).await?;
+    } else {
+        let fields = response.fields().iter().map(Into::into).collect();
+        client.feed(PgWireBackendMessage::RowDescription(RowDescription::new(fields))).await?;
+    }
+    Ok(())
+}
+
+/// A cheap test on a simple query's text: could it be a region lookup (a
+/// plain `SELECT ... FROM ... WHERE ...` of columns)? Texts that fail it skip
+/// the lookup attempt, so other queries are not planned twice; the test only
+/// saves work, [`FastPath`] decides exactly.
+fn may_be_lookup(sql: &str) -> bool {
+    let lower = sql.trim_start().to_ascii_lowercase();
+    // A parenthesis is a function call or a subquery unless it opens an IN list.
+    let calls = lower.match_indices('(').any(|(at, _)| !lower[..at].trim_end().ends_with(" in"));
+    lower.starts_with("select")
+        && !calls
+        && ![" join ", " order ", " group ", " union ", " having ", " distinct ", " offset ", " into "]
+            .iter()
+            .any(|k| lower.contains(k))
 }
 
 /// Routes a CancelRequest to the session it names.

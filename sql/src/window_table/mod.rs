@@ -4,6 +4,8 @@
 //! into the scan, which reads only the matching chromosome files, row groups
 //! and rows; `seq` is read from the sequence store only when selected.
 
+mod file_cache;
+mod lookup;
 mod region_filter;
 mod scan;
 
@@ -19,6 +21,7 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use omicsdb_storage::{Genome, TrackMeta, WindowSetMeta};
 
+pub use lookup::{Lookup, exact_region};
 pub use region_filter::{FilterUse, RegionFilter};
 pub use scan::WindowScanExec;
 

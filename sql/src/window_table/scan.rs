@@ -22,7 +22,7 @@ use omicsdb_storage::{Genome, WindowSetMeta};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 
-use super::{RegionFilter, TrackColumns};
+use super::{RegionFilter, TrackColumns, file_cache};
 
 const BATCH_ROWS: usize = 8192;
 
@@ -183,6 +183,35 @@ impl ExecutionPlan for WindowScanExec {
     }
 
     fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let job = self.job(partition);
+        let mut builder = RecordBatchReceiverStreamBuilder::new(Arc::clone(&self.schema), 2);
+        let tx = builder.tx();
+        builder.spawn_blocking(move || job.run(|batch| tx.blocking_send(Ok(batch)).is_ok()));
+        Ok(builder.build())
+    }
+}
+
+impl WindowScanExec {
+    /// Total rows the scan may read (before any re-check of the filters).
+    pub fn candidate_rows(&self) -> u64 {
+        self.parts.iter().flatten().map(|s| s.last - s.first + 1).sum()
+    }
+
+    /// Runs every partition on the calling thread and returns the batches,
+    /// in chromosome and window order: for small scans, where a task and a
+    /// channel per partition cost more than the reading.
+    pub fn collect_inline(&self) -> Result<Vec<RecordBatch>> {
+        let mut out = Vec::new();
+        for partition in 0..self.parts.len() {
+            self.job(partition).run(|batch| {
+                out.push(batch);
+                true
+            })?;
+        }
+        Ok(out)
+    }
+
+    fn job(&self, partition: usize) -> ScanJob {
         let counters = Counters {
             row_groups_read: MetricBuilder::new(&self.metrics).counter("row_groups_read", partition),
             row_groups_pruned: MetricBuilder::new(&self.metrics).counter("row_groups_pruned", partition),
@@ -193,7 +222,7 @@ impl ExecutionPlan for WindowScanExec {
             counters.files_pruned.add(self.files_pruned);
             counters.row_groups_pruned.add(self.row_groups_pruned as usize);
         }
-        let job = ScanJob {
+        ScanJob {
             scans: self.parts.get(partition).cloned().unwrap_or_default(),
             meta: self.meta.clone(),
             root: self.root.clone(),
@@ -204,11 +233,7 @@ impl ExecutionPlan for WindowScanExec {
             schema: Arc::clone(&self.schema),
             limit: self.limit,
             counters,
-        };
-        let mut builder = RecordBatchReceiverStreamBuilder::new(Arc::clone(&self.schema), 2);
-        let tx = builder.tx();
-        builder.spawn_blocking(move || job.run(|batch| tx.blocking_send(Ok(batch)).is_ok()));
-        Ok(builder.build())
+        }
     }
 }
 
@@ -319,10 +344,12 @@ impl ScanJob {
             }
             let selection = RowSelection::from(vec![RowSelector::skip(skip), RowSelector::select(take)]);
             let window_path = self.root.join(&self.meta.files[scan.file].path);
+            let file_rows = self.meta.files[scan.file].rows;
+            let span = RowSpan { groups: &groups, selection: &selection, first: scan.first, last: scan.last, file_rows };
             let mut window_reader = if window_cols.is_empty() {
                 None
             } else {
-                Some(open_reader(&window_path, &groups, &window_cols, &selection)?)
+                Some(open_rows(&window_path, &span, &window_cols, WINDOW_ROW_BYTES)?)
             };
             let mut track_readers = Vec::new();
             for (t, cols) in track_cols.iter().enumerate() {
@@ -330,7 +357,8 @@ impl ScanJob {
                     track_readers.push(None);
                 } else {
                     let path = &self.tracks[t].files[scan.file];
-                    track_readers.push(Some(open_reader(path, &groups, cols, &selection)?));
+                    let per_row = 4 * self.tracks[t].columns.len() + 8;
+                    track_readers.push(Some(open_rows(path, &span, cols, per_row)?));
                 }
             }
             let mut produced = 0usize;
@@ -416,25 +444,75 @@ fn region_column(chrom: &str, starts: &[i64], ends: &[i64]) -> ArrayRef {
     Arc::new(b.finish())
 }
 
-fn open_reader(path: &PathBuf, groups: &[usize], cols: &[usize], selection: &RowSelection) -> Result<ParquetRecordBatchReader> {
+/// Decoded bytes per row of a window file, for the cache's size check.
+const WINDOW_ROW_BYTES: usize = 48;
+
+/// The rows of one chromosome file a scan reads.
+struct RowSpan<'a> {
+    groups: &'a [usize],
+    selection: &'a RowSelection,
+    first: u64,
+    last: u64,
+    file_rows: u64,
+}
+
+/// Batches of the selected rows and columns of one file: slices of the
+/// decoded file when it is cached (see `file_cache`), else a Parquet reader.
+enum FileRows {
+    Cached { batch: Arc<RecordBatch>, cols: Vec<usize>, next: usize, end: usize },
+    Parquet(Box<ParquetRecordBatchReader>),
+}
+
+impl FileRows {
+    fn next(&mut self) -> std::result::Result<Option<RecordBatch>, String> {
+        match self {
+            FileRows::Cached { batch, cols, next, end } => {
+                if *next >= *end {
+                    return Ok(None);
+                }
+                let n = (*end - *next).min(BATCH_ROWS);
+                let slice = batch.slice(*next, n).project(cols).map_err(|e| e.to_string())?;
+                *next += n;
+                Ok(Some(slice))
+            }
+            FileRows::Parquet(r) => r.next().transpose().map_err(|e| e.to_string()),
+        }
+    }
+}
+
+fn open_rows(path: &PathBuf, span: &RowSpan, cols: &[usize], bytes_per_row: usize) -> Result<FileRows> {
+    if let Some(batch) = file_cache::cached_file(path, span.file_rows, bytes_per_row)? {
+        if span.last >= batch.num_rows() as u64 {
+            return Err(DataFusionError::Execution(format!(
+                "{}: {} rows, fewer than the window set's",
+                path.display(),
+                batch.num_rows()
+            )));
+        }
+        return Ok(FileRows::Cached {
+            batch,
+            cols: cols.to_vec(),
+            next: span.first as usize,
+            end: span.last as usize + 1,
+        });
+    }
     let file = File::open(path).map_err(|e| DataFusionError::Execution(format!("{}: {e}", path.display())))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
     let mask = ProjectionMask::roots(builder.parquet_schema(), cols.iter().copied());
-    Ok(builder
-        .with_row_groups(groups.to_vec())
-        .with_projection(mask)
-        .with_row_selection(selection.clone())
-        .with_batch_size(BATCH_ROWS)
-        .build()?)
+    Ok(FileRows::Parquet(Box::new(
+        builder
+            .with_row_groups(span.groups.to_vec())
+            .with_projection(mask)
+            .with_row_selection(span.selection.clone())
+            .with_batch_size(BATCH_ROWS)
+            .build()?,
+    )))
 }
 
-fn next_batch(reader: &mut Option<ParquetRecordBatchReader>, path: &PathBuf) -> Result<Option<RecordBatch>> {
+fn next_batch(reader: &mut Option<FileRows>, path: &PathBuf) -> Result<Option<RecordBatch>> {
     match reader {
         None => Ok(None),
-        Some(r) => match r.next() {
-            None => Ok(None),
-            Some(Ok(b)) => Ok(Some(b)),
-            Some(Err(e)) => Err(DataFusionError::Execution(format!("{}: {e}", path.display()))),
-        },
+        Some(r) => r.next().map_err(|e| DataFusionError::Execution(format!("{}: {e}", path.display()))),
     }
 }
+

@@ -1,0 +1,297 @@
+//! Region lookups without the planner: a parse cache and a direct executor
+//! for `SELECT columns FROM <window set> WHERE <region> [LIMIT n]`.
+//!
+//! A client asking for one window or one region (`WHERE chrom = $1 AND start
+//! >= $2 AND "end" <= $3`) spends nearly all of its time, on the normal path,
+//! in DataFusion's SQL planning, optimizer and physical planner and in the
+//! tasks of a scan, not in reading the few windows it gets back. Two things
+//! remove that cost for the statements where it can be done exactly:
+//!
+//! * **Parse cache.** The statement and logical plan of a SQL text whose plan
+//!   is a lookup (below) are kept, keyed by the text, and reused while the
+//!   table it reads is still the registered one (a catalog change
+//!   re-registers tables, which invalidates the entry). Only lookups are
+//!   cached, so nothing else can go stale.
+//! * **Direct execution.** A plan of the shape `[Limit] ← Projection of plain
+//!   columns ← [Filter] ← TableScan` of a window-set table, whose filter (with
+//!   the parameters bound) is made only of plain comparisons of `chrom`,
+//!   `start` and `end` with literals, is answered by
+//!   [`WindowTable::lookup`]: window arithmetic, the decoded-file cache and an
+//!   exact re-check of each row. The result is encoded by the same arrow-pg
+//!   encoder as the planned path, so clients see the same types and bytes.
+//!
+//! Everything else, and any lookup that could return more than
+//! [`MAX_LOOKUP_ROWS`] windows (which then streams through the planned path),
+//! is handled as before. A session in a failed transaction always takes the
+//! normal path, which reports the error.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::datatypes::{DataType, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::{TableProvider, source_as_provider};
+use datafusion::logical_expr::{Expr, FetchType, LogicalPlan, SkipType};
+use datafusion::prelude::SessionContext;
+use datafusion_postgres::arrow_pg::datatypes::df::deserialize_parameters;
+use datafusion_postgres::arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch};
+use omicsdb_sql::window_table::{Lookup, WindowTable};
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::results::QueryResponse;
+use pgwire::api::ClientInfo;
+use pgwire::error::PgWireResult;
+use pgwire::messages::response::TransactionStatus;
+use pgwire::types::format::FormatOptions;
+
+use super::session::Statement;
+
+/// Most windows a lookup answers directly; larger results take the planned,
+/// streaming path so that they are never held whole.
+pub const MAX_LOOKUP_ROWS: u64 = 65_536;
+
+/// Most windows a lookup answers directly when it returns `seq` (1 kb or so
+/// per row).
+pub const MAX_LOOKUP_ROWS_WITH_SEQ: u64 = 4_096;
+
+/// Most SQL texts kept by the parse cache (and by the list of texts known not
+/// to be lookups); a full map is emptied and refilled.
+const CACHE_ENTRIES: usize = 1024;
+
+/// A lookup found in a logical plan.
+struct Shape {
+    table: Arc<dyn TableProvider>,
+    table_name: datafusion::common::TableReference,
+    projection: Vec<usize>,
+    filters: Vec<Expr>,
+    limit: Option<usize>,
+}
+
+/// The parse cache and the lookup executor, shared by all sessions.
+pub struct FastPath {
+    ctx: Arc<SessionContext>,
+    plans: Mutex<HashMap<String, Statement>>,
+    declined: Mutex<HashSet<String>>,
+    served: Arc<AtomicU64>,
+}
+
+impl FastPath {
+    /// An empty cache over `ctx`'s tables.
+    pub fn new(ctx: Arc<SessionContext>) -> FastPath {
+        FastPath { ctx, plans: Mutex::default(), declined: Mutex::default(), served: Arc::default() }
+    }
+
+    /// The count of statements answered directly (shared; it keeps counting).
+    pub fn served(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.served)
+    }
+
+    /// The cached statement for `sql`, if it is a lookup whose table is
+    /// still the one registered under its name.
+    pub async fn cached<C: ClientInfo>(&self, client: &C, sql: &str) -> Option<Statement> {
+        if client.transaction_status() == TransactionStatus::Error {
+            return None;
+        }
+        let statement = self.plans.lock().unwrap_or_else(|p| p.into_inner()).get(sql).cloned()?;
+        let shape = statement.1.as_ref().and_then(|(_, plan)| shape(plan))?;
+        let current = self.ctx.table_provider(shape.table_name.clone()).await.ok()?;
+        if same_table(&current, &shape.table) {
+            Some(statement)
+        } else {
+            self.plans.lock().unwrap_or_else(|p| p.into_inner()).remove(sql);
+            None
+        }
+    }
+
+    /// Keeps `statement` for `sql` if it is a single-statement lookup;
+    /// otherwise remembers that `sql` is not one.
+    pub fn remember(&self, sql: &str, statement: &Statement) {
+        let single = !sql.trim_end().trim_end_matches(';').contains(';');
+        let lookup = statement.1.as_ref().is_some_and(|(_, plan)| shape(plan).is_some());
+        if single && lookup {
+            bounded_insert(&mut self.plans.lock().unwrap_or_else(|p| p.into_inner()), sql.to_string(), statement.clone());
+        } else {
+            let mut declined = self.declined.lock().unwrap_or_else(|p| p.into_inner());
+            if declined.len() >= CACHE_ENTRIES {
+                declined.clear();
+            }
+            declined.insert(sql.to_string());
+        }
+    }
+
+    /// Whether `sql` is known not to be a lookup (so a simple query need
+    /// not be planned twice).
+    pub fn declined(&self, sql: &str) -> bool {
+        self.declined.lock().unwrap_or_else(|p| p.into_inner()).contains(sql)
+    }
+
+    /// Answers a bound portal directly if its statement is a lookup;
+    /// `None` sends it down the normal path.
+    pub fn execute_portal<C: ClientInfo>(&self, client: &C, portal: &Portal<Statement>) -> Option<QueryResponse> {
+        if client.transaction_status() == TransactionStatus::Error {
+            return None;
+        }
+        let (_, Some((_, plan))) = &portal.statement.statement else { return None };
+        let bound = if portal.parameter_len() == 0 {
+            plan.clone()
+        } else {
+            let types = plan.get_parameter_types().ok()?;
+            let mut ordered: Vec<(u32, Option<DataType>)> = types
+                .into_iter()
+                .map(|(id, t)| Some((id.trim_start_matches('$').parse::<u32>().ok()?, t)))
+                .collect::<Option<_>>()?;
+            ordered.sort_by_key(|(i, _)| *i);
+            let refs: Vec<Option<&DataType>> = ordered.iter().map(|(_, t)| t.as_ref()).collect();
+            if refs.iter().any(Option::is_none) {
+                return None;
+            }
+            let values = deserialize_parameters(portal, &refs).ok()?;
+            plan.clone().replace_params_with_values(&values).ok()?
+        };
+        let format = portal.result_column_format.clone();
+        self.execute_plan(client, &bound, &format)
+    }
+
+    /// Answers an unparameterised statement directly if it is a lookup.
+    pub fn execute_statement<C: ClientInfo>(&self, client: &C, statement: &Statement) -> Option<QueryResponse> {
+        if client.transaction_status() == TransactionStatus::Error {
+            return None;
+        }
+        let (_, Some((_, plan))) = statement else { return None };
+        self.execute_plan(client, plan, &Format::UnifiedText)
+    }
+
+    fn execute_plan<C: ClientInfo>(&self, client: &C, plan: &LogicalPlan, format: &Format) -> Option<QueryResponse> {
+        let shape = shape(plan)?;
+        let table = shape.table.downcast_ref::<WindowTable>()?;
+        let schema = table.schema();
+        let with_seq = shape.projection.iter().any(|&i| schema.field(i).name() == "seq");
+        let max = if with_seq { MAX_LOOKUP_ROWS_WITH_SEQ } else { MAX_LOOKUP_ROWS };
+        let batches = match table.lookup(&shape.projection, &shape.filters, shape.limit, max) {
+            Ok(Lookup::Rows(batches)) => batches,
+            // Declined, or an error the planned path will report in its own words.
+            Ok(Lookup::NotExact | Lookup::TooLarge) | Err(_) => return None,
+        };
+        let response = respond(plan.schema().as_arrow(), batches, format, client).ok()?;
+        self.served.fetch_add(1, Ordering::Relaxed);
+        Some(response)
+    }
+}
+
+/// Encodes `batches` as the rows of `schema` (the plan's output: names and
+/// types as the planned path announces them).
+fn respond<C: ClientInfo>(schema: &Schema, batches: Vec<RecordBatch>, format: &Format, client: &C) -> PgWireResult<QueryResponse> {
+    let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+    let fields = Arc::new(arrow_schema_to_pg_fields(schema, format, Some(options))?);
+    let rows_fields = Arc::clone(&fields);
+    let rows = batches.into_iter().flat_map(move |b| encode_recordbatch(Arc::clone(&rows_fields), b));
+    Ok(QueryResponse::new(fields, futures::stream::iter(rows)))
+}
+
+fn bounded_insert(map: &mut HashMap<String, Statement>, key: String, value: Statement) {
+    if map.len() >= CACHE_ENTRIES {
+        map.clear();
+    }
+    map.insert(key, value);
+}
+
+fn same_table(a: &Arc<dyn TableProvider>, b: &Arc<dyn TableProvider>) -> bool {
+    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
+}
+
+/// Matches `[Limit] ← Projection(columns) ← [Filter] ← TableScan(window set)`.
+fn shape(plan: &LogicalPlan) -> Option<Shape> {
+    let (plan, limit) = match plan {
+        LogicalPlan::Limit(l) => {
+            if !matches!(l.get_skip_type().ok()?, SkipType::Literal(0)) {
+                return None;
+            }
+            match l.get_fetch_type().ok()? {
+                FetchType::Literal(fetch) => (l.input.as_ref(), fetch),
+                FetchType::UnsupportedExpr => return None,
+            }
+        }
+        p => (p, None),
+    };
+    let LogicalPlan::Projection(projection) = plan else { return None };
+    let (filters, input) = match projection.input.as_ref() {
+        LogicalPlan::Filter(f) => (vec![f.predicate.clone()], f.input.as_ref()),
+        p => (vec![], p),
+    };
+    let LogicalPlan::TableScan(scan) = input else { return None };
+    if !scan.filters.is_empty() || scan.fetch.is_some() {
+        return None;
+    }
+    let table = source_as_provider(&scan.source).ok()?;
+    let window = table.downcast_ref::<WindowTable>()?;
+    let schema = window.schema();
+    let mut columns = Vec::with_capacity(projection.expr.len());
+    for e in &projection.expr {
+        let column = match e {
+            Expr::Column(c) => c,
+            Expr::Alias(a) => match a.expr.as_ref() {
+                Expr::Column(c) => c,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        columns.push(schema.index_of(&column.name).ok()?);
+    }
+    Some(Shape { table, table_name: scan.table_name.clone(), projection: columns, filters, limit })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn plan(ctx: &SessionContext, sql: &str) -> LogicalPlan {
+        ctx.state().create_logical_plan(sql).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn only_plain_selects_of_a_window_table_are_lookups() {
+        let dir = tempfile_dir();
+        let db = omicsdb::Database::open(dir.join("db")).unwrap();
+        let path = toy_fasta(&dir);
+        db.ingest_genome(&omicsdb::GenomeIngest {
+            assembly: "toy".into(),
+            path,
+            width: 100,
+            stride: 100,
+            window_set: None,
+            replace: false,
+        })
+        .unwrap();
+        let ctx = db.context();
+        for sql in [
+            "SELECT chrom, start, \"end\" FROM windows WHERE chrom = 'chr1' AND start >= 100",
+            "SELECT * FROM windows",
+            "SELECT region AS r FROM windows WHERE start = 0 LIMIT 3",
+        ] {
+            assert!(shape(&plan(ctx, sql).await).is_some(), "{sql} is a lookup");
+        }
+        for sql in [
+            "SELECT start + 1 FROM windows",
+            "SELECT chrom FROM windows ORDER BY start",
+            "SELECT count(*) FROM windows",
+            "SELECT chrom FROM windows LIMIT 2 OFFSET 1",
+            "SELECT name FROM window_sets",
+            "SELECT w.chrom FROM windows w JOIN windows v ON w.start = v.start",
+        ] {
+            assert!(shape(&plan(ctx, sql).await).is_none(), "{sql} is not a lookup");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("omicsdb-fastpath-{}-{}", std::process::id(), rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn toy_fasta(dir: &std::path::Path) -> std::path::PathBuf {
+        let path = dir.join("toy.fa");
+        std::fs::write(&path, format!(">chr1\n{}\n", "ACGT".repeat(1000))).unwrap();
+        path
+    }
+}
