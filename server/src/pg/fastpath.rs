@@ -31,6 +31,16 @@ use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
+use std::ops::ControlFlow;
+
+use datafusion::common::{ParamValues, ScalarValue};
+use datafusion::sql::sqlparser::ast::{
+    Expr as SqlExpr, SetExpr, Statement as SqlStatement, Value, visit_expressions_mut,
+};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser as SqlParser;
+use pgwire::api::stmt::QueryParser;
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::datasource::{TableProvider, source_as_provider};
 use datafusion::logical_expr::{Expr, FetchType, LogicalPlan, SkipType};
 use datafusion::prelude::SessionContext;
@@ -121,7 +131,7 @@ impl FastPath {
 
     /// Whether `sql` is known not to be a lookup (so a simple query need
     /// not be planned twice).
-    pub fn declined(&self, sql: &str) -> bool {
+    fn declined(&self, sql: &str) -> bool {
         self.declined.lock().unwrap_or_else(|p| p.into_inner()).contains(sql)
     }
 
@@ -132,9 +142,8 @@ impl FastPath {
             return None;
         }
         let (_, Some((_, plan))) = &portal.statement.statement else { return None };
-        let bound = if portal.parameter_len() == 0 {
-            plan.clone()
-        } else {
+        let mut shape = shape(plan)?;
+        if portal.parameter_len() > 0 {
             let types = plan.get_parameter_types().ok()?;
             let mut ordered: Vec<(u32, Option<DataType>)> = types
                 .into_iter()
@@ -146,23 +155,55 @@ impl FastPath {
                 return None;
             }
             let values = deserialize_parameters(portal, &refs).ok()?;
-            plan.clone().replace_params_with_values(&values).ok()?
-        };
-        let format = portal.result_column_format.clone();
-        self.execute_plan(client, &bound, &format)
+            // Placeholders can only be in the filters of a lookup: bind them
+            // there (cheaper than rewriting and re-checking the whole plan).
+            shape.filters = shape.filters.into_iter().map(|f| bind(f, &values)).collect::<Option<_>>()?;
+        }
+        self.execute_shape(client, shape, plan.schema().as_arrow(), &portal.result_column_format)
     }
 
-    /// Answers an unparameterised statement directly if it is a lookup.
-    pub fn execute_statement<C: ClientInfo>(&self, client: &C, statement: &Statement) -> Option<QueryResponse> {
+    /// Answers a simple-protocol query directly if it is a lookup.
+    ///
+    /// Simple-protocol clients (psql, pgbench's default mode, scripts)
+    /// write the values into the text, so each region is a new text. The
+    /// literals of the WHERE clause are taken out as `$1, $2, ...`: the
+    /// statement is planned (and cached) once per query *shape*, and each
+    /// text binds its own values, as a prepared statement would. A literal
+    /// that does not fit its parameter's type (`start = 1.5`, `start =
+    /// '7'`) sends the query down the planned path, which applies SQL's
+    /// own coercions.
+    pub async fn execute_simple<C, P>(&self, client: &C, parser: &P, sql: &str) -> Option<QueryResponse>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+        P: QueryParser<Statement = Statement>,
+    {
         if client.transaction_status() == TransactionStatus::Error {
             return None;
         }
-        let (_, Some((_, plan))) = statement else { return None };
-        self.execute_plan(client, plan, &Format::UnifiedText)
+        let (template, literals) = template(sql)?;
+        if self.declined(&template) {
+            return None;
+        }
+        let statement = match self.cached(client, &template).await {
+            Some(statement) => statement,
+            None => parser.parse_sql(client, &template, &[]).await.ok()??,
+        };
+        let (_, Some((_, plan))) = &statement else { return None };
+        let mut shape = shape(plan)?;
+        if !literals.is_empty() {
+            let types = plan.get_parameter_types().ok()?;
+            let mut values = Vec::with_capacity(literals.len());
+            for (i, literal) in literals.into_iter().enumerate() {
+                let data_type = types.get(&format!("${}", i + 1))?.as_ref()?;
+                values.push(literal.bind(data_type)?);
+            }
+            let values = ParamValues::List(values.into_iter().map(Into::into).collect());
+            shape.filters = shape.filters.into_iter().map(|f| bind(f, &values)).collect::<Option<_>>()?;
+        }
+        self.execute_shape(client, shape, plan.schema().as_arrow(), &Format::UnifiedText)
     }
 
-    fn execute_plan<C: ClientInfo>(&self, client: &C, plan: &LogicalPlan, format: &Format) -> Option<QueryResponse> {
-        let shape = shape(plan)?;
+    fn execute_shape<C: ClientInfo>(&self, client: &C, shape: Shape, schema_out: &Schema, format: &Format) -> Option<QueryResponse> {
         let table = shape.table.downcast_ref::<WindowTable>()?;
         let schema = table.schema();
         let with_seq = shape.projection.iter().any(|&i| schema.field(i).name() == "seq");
@@ -172,7 +213,7 @@ impl FastPath {
             // Declined, or an error the planned path will report in its own words.
             Ok(Lookup::NotExact | Lookup::TooLarge) | Err(_) => return None,
         };
-        let response = respond(plan.schema().as_arrow(), batches, format, client).ok()?;
+        let response = respond(schema_out, batches, format, client).ok()?;
         self.served.fetch_add(1, Ordering::Relaxed);
         Some(response)
     }
@@ -186,6 +227,72 @@ fn respond<C: ClientInfo>(schema: &Schema, batches: Vec<RecordBatch>, format: &F
     let rows_fields = Arc::clone(&fields);
     let rows = batches.into_iter().flat_map(move |b| encode_recordbatch(Arc::clone(&rows_fields), b));
     Ok(QueryResponse::new(fields, futures::stream::iter(rows)))
+}
+
+/// A literal taken out of a simple query's WHERE clause.
+#[derive(Debug, Clone, PartialEq)]
+enum Literal {
+    Number(String),
+    String(String),
+}
+
+impl Literal {
+    /// The value for a parameter of `data_type`: numbers for integer
+    /// parameters, strings for string parameters, nothing else.
+    fn bind(self, data_type: &DataType) -> Option<ScalarValue> {
+        match (self, data_type) {
+            (Literal::Number(n), t) if t.is_integer() => ScalarValue::try_from_string(n, t).ok(),
+            (Literal::String(s), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
+                ScalarValue::try_from_string(s, data_type).ok()
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `sql` as a single SELECT whose WHERE-clause literals are replaced by
+/// `$1, $2, ...` (in text order), and those literals; `None` for anything
+/// that is not one SELECT or already has parameters.
+fn template(sql: &str) -> Option<(String, Vec<Literal>)> {
+    let mut statements = SqlParser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+    if statements.len() != 1 {
+        return None;
+    }
+    let SqlStatement::Query(query) = &mut statements[0] else { return None };
+    let SetExpr::Select(select) = query.body.as_mut() else { return None };
+    let mut literals = Vec::new();
+    if let Some(selection) = select.selection.as_mut() {
+        let flow = visit_expressions_mut(selection, |e| {
+            if let SqlExpr::Value(v) = e {
+                let literal = match &v.value {
+                    Value::Number(n, _) => Literal::Number(n.clone()),
+                    Value::SingleQuotedString(s) => Literal::String(s.clone()),
+                    Value::Placeholder(_) => return ControlFlow::Break(()),
+                    _ => return ControlFlow::Continue(()),
+                };
+                literals.push(literal);
+                v.value = Value::Placeholder(format!("${}", literals.len()));
+            }
+            ControlFlow::Continue(())
+        });
+        if flow.is_break() {
+            return None;
+        }
+    }
+    Some((statements[0].to_string(), literals))
+}
+
+/// `expr` with its placeholders replaced by their values; `None` if one has no value.
+fn bind(expr: Expr, values: &ParamValues) -> Option<Expr> {
+    expr.transform(|e| match e {
+        Expr::Placeholder(p) => {
+            let value = values.get_placeholders_with_values(&p.id)?;
+            Ok(Transformed::yes(Expr::Literal(value.value, None)))
+        }
+        e => Ok(Transformed::no(e)),
+    })
+    .map(|t| t.data)
+    .ok()
 }
 
 fn bounded_insert(map: &mut HashMap<String, Statement>, key: String, value: Statement) {
@@ -281,6 +388,20 @@ mod tests {
             assert!(shape(&plan(ctx, sql).await).is_none(), "{sql} is not a lookup");
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn simple_queries_are_templated_by_their_where_literals() {
+        let (t, lits) = template("SELECT chrom, start FROM windows WHERE chrom = '20' AND start >= 1000 LIMIT 5").unwrap();
+        assert_eq!(t, "SELECT chrom, start FROM windows WHERE chrom = $1 AND start >= $2 LIMIT 5");
+        assert_eq!(lits, vec![Literal::String("20".into()), Literal::Number("1000".into())]);
+        assert!(template("SELECT 1; SELECT 2").is_none());
+        assert!(template("SELECT * FROM windows WHERE start = $1").is_none());
+        assert!(template("INSERT INTO t VALUES (1)").is_none());
+        assert_eq!(Literal::Number("7".into()).bind(&DataType::Int64), Some(ScalarValue::Int64(Some(7))));
+        assert_eq!(Literal::Number("1.5".into()).bind(&DataType::Int64), None);
+        assert_eq!(Literal::String("7".into()).bind(&DataType::Int64), None);
+        assert_eq!(Literal::Number("7".into()).bind(&DataType::Utf8), None);
     }
 
     fn tempfile_dir() -> std::path::PathBuf {

@@ -232,11 +232,9 @@ impl SimpleQueryHandler for QueryService {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        if may_be_lookup(query) && !self.fast.declined(query) {
-            if let Ok(Some(statement)) = self.parser.parse_sql(client, query, &[]).await {
-                if let Some(response) = self.fast.execute_statement(client, &statement) {
-                    return Ok(vec![Response::Query(response)]);
-                }
+        if may_be_lookup(query) {
+            if let Some(response) = self.fast.execute_simple(client, self.parser.as_ref(), query).await {
+                return Ok(vec![Response::Query(response)]);
             }
         }
         let watch = Watch::start(client);
