@@ -254,6 +254,140 @@ impl Literal {
 /// `$1, $2, ...` (in text order), and those literals; `None` for anything
 /// that is not one SELECT or already has parameters.
 fn template(sql: &str) -> Option<(String, Vec<Literal>)> {
+    scan_template(sql).or_else(|| parse_template(sql))
+}
+
+/// [`template`] by a single pass over the text, for the plain statements
+/// lookups are (a full parse costs as much as the lookup itself): words,
+/// quoted names, strings, numbers and punctuation, with the literals between
+/// the top-level WHERE and the next top-level clause taken out. Anything it
+/// does not know (comments, `$`, `E'...'`-style prefixed strings, non-ASCII
+/// outside quotes, a `;` before the end) gives `None` and the statement is
+/// templated by the SQL parser instead. A template that is not valid SQL
+/// simply fails to plan, and the query takes the planned path.
+fn scan_template(sql: &str) -> Option<(String, Vec<Literal>)> {
+    const CLAUSES: [&str; 9] = ["limit", "order", "group", "having", "offset", "fetch", "union", "window", "for"];
+    let head = sql.trim_start().get(..7)?;
+    if !head[..6].eq_ignore_ascii_case("select") || !head.as_bytes()[6].is_ascii_whitespace() {
+        return None;
+    }
+    let b = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut literals = Vec::new();
+    let (mut i, mut depth, mut in_where) = (0usize, 0i32, false);
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut take = |out: &mut String, literal: Literal| {
+        literals.push(literal);
+        out.push_str(&format!("${}", literals.len()));
+    };
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                out.push(c as char);
+                i += 1;
+            }
+            b'\'' => {
+                let mut text = String::new();
+                let mut j = i + 1;
+                loop {
+                    match b.get(j)? {
+                        b'\'' if b.get(j + 1) == Some(&b'\'') => {
+                            text.push('\'');
+                            j += 2;
+                        }
+                        b'\'' => break,
+                        _ => {
+                            let ch = sql[j..].chars().next()?;
+                            text.push(ch);
+                            j += ch.len_utf8();
+                        }
+                    }
+                }
+                if in_where {
+                    take(&mut out, Literal::String(text));
+                } else {
+                    out.push_str(&sql[i..=j]);
+                }
+                i = j + 1;
+            }
+            b'"' => {
+                let mut j = i + 1;
+                while !(b.get(j)? == &b'"' && b.get(j + 1) != Some(&b'"')) {
+                    j += if b[j] == b'"' { 2 } else { 1 };
+                }
+                out.push_str(&sql[i..=j]);
+                i = j + 1;
+            }
+            b'0'..=b'9' | b'.' if c != b'.' || b.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                let mut j = i;
+                while j < b.len() && (b[j].is_ascii_digit() || b[j] == b'.') {
+                    j += 1;
+                }
+                if j < b.len() && (b[j] == b'e' || b[j] == b'E') {
+                    j += 1;
+                    if j < b.len() && (b[j] == b'+' || b[j] == b'-') {
+                        j += 1;
+                    }
+                    while j < b.len() && b[j].is_ascii_digit() {
+                        j += 1;
+                    }
+                }
+                if b.get(j).is_some_and(|&n| ident(n) || n == b'\'' || n == b'"') {
+                    return None;
+                }
+                if in_where {
+                    take(&mut out, Literal::Number(sql[i..j].to_string()));
+                } else {
+                    out.push_str(&sql[i..j]);
+                }
+                i = j;
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let mut j = i;
+                while j < b.len() && ident(b[j]) {
+                    j += 1;
+                }
+                if b.get(j).is_some_and(|&n| n == b'\'' || n == b'$') {
+                    return None;
+                }
+                let word = &sql[i..j];
+                if depth == 0 {
+                    if word.eq_ignore_ascii_case("where") {
+                        in_where = true;
+                    } else if CLAUSES.iter().any(|k| word.eq_ignore_ascii_case(k)) {
+                        in_where = false;
+                    }
+                }
+                out.push_str(word);
+                i = j;
+            }
+            b'(' | b')' => {
+                depth += if c == b'(' { 1 } else { -1 };
+                out.push(c as char);
+                i += 1;
+            }
+            b';' => {
+                if !sql[i + 1..].trim().is_empty() {
+                    return None;
+                }
+                break;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => return None,
+            b'/' if b.get(i + 1) == Some(&b'*') => return None,
+            b'$' => return None,
+            c if c.is_ascii() => {
+                out.push(c as char);
+                i += 1;
+            }
+            _ => return None,
+        }
+    }
+    Some((out.trim_end().to_string(), literals))
+}
+
+/// [`template`] with the SQL parser: any statement it parses.
+fn parse_template(sql: &str) -> Option<(String, Vec<Literal>)> {
     let mut statements = SqlParser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
     if statements.len() != 1 {
         return None;
@@ -392,9 +526,18 @@ mod tests {
 
     #[test]
     fn simple_queries_are_templated_by_their_where_literals() {
-        let (t, lits) = template("SELECT chrom, start FROM windows WHERE chrom = '20' AND start >= 1000 LIMIT 5").unwrap();
-        assert_eq!(t, "SELECT chrom, start FROM windows WHERE chrom = $1 AND start >= $2 LIMIT 5");
-        assert_eq!(lits, vec![Literal::String("20".into()), Literal::Number("1000".into())]);
+        let sql = "SELECT chrom, start FROM windows WHERE chrom = '20' AND start >= 1000 LIMIT 5";
+        for (t, lits) in [scan_template(sql).unwrap(), parse_template(sql).unwrap()] {
+            assert_eq!(t, "SELECT chrom, start FROM windows WHERE chrom = $1 AND start >= $2 LIMIT 5");
+            assert_eq!(lits, vec![Literal::String("20".into()), Literal::Number("1000".into())]);
+        }
+        let (t, lits) = scan_template("select \"end\" from w where chrom in ('a''b', 'c') and -5 <= start;").unwrap();
+        assert_eq!(t, "select \"end\" from w where chrom in ($1, $2) and -$3 <= start");
+        assert_eq!(lits, vec![Literal::String("a'b".into()), Literal::String("c".into()), Literal::Number("5".into())]);
+        // Left to the parser: comments, prefixed strings, placeholders, two statements.
+        for sql in ["SELECT 1 -- c", "SELECT * FROM w WHERE chrom = E'x'", "SELECT * FROM w WHERE start = $1", "SELECT 1; SELECT 2"] {
+            assert!(scan_template(sql).is_none(), "{sql}");
+        }
         assert!(template("SELECT 1; SELECT 2").is_none());
         assert!(template("SELECT * FROM windows WHERE start = $1").is_none());
         assert!(template("INSERT INTO t VALUES (1)").is_none());
