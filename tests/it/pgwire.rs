@@ -1018,6 +1018,17 @@ async fn region_lookups_answer_like_the_planned_query() {
         replace: false,
     };
     db.ingest_genome(&ingest).unwrap();
+    // A signal track, so that `SELECT *` also reads track files.
+    let bedgraph = dir.path().join("sig.bedGraph");
+    let mut lines = String::new();
+    for (chrom, len) in [("chrA", 10_037u64), ("chrB", 4_000)] {
+        for b in (0..len).step_by(37) {
+            lines.push_str(&format!("{chrom}\t{b}\t{}\t{:.2}\n", (b + 37).min(len), rng.random_range(0.0..9.0f64)));
+        }
+    }
+    std::fs::write(&bedgraph, lines).unwrap();
+    let track = omicsdb_storage::tracks::TrackIngest::new("toy", "sig", bedgraph, "ChIP-seq", "liver");
+    db.ingest_track(&track).unwrap();
 
     let cfg = ServeConfig { listen: "127.0.0.1:0".parse().unwrap(), ..ServeConfig::default() };
     let bound = Server::bind(Arc::new(db.context().clone()), cfg).await.expect("bind");
