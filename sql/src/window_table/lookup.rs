@@ -74,10 +74,9 @@ impl WindowTable {
         let keep: Vec<usize> = (0..projection.len()).collect();
         let mut left = limit.unwrap_or(usize::MAX);
         let mut out = Vec::new();
-        for batch in scan.collect_inline()? {
-            if left == 0 {
-                break;
-            }
+        let mut failed = None;
+        // Stops reading as soon as the limit is reached.
+        scan.for_each_inline(|batch| {
             let batch = if recheck {
                 let starts = batch.column(start_at).as_primitive::<Int64Type>();
                 let ends = batch.column(end_at).as_primitive::<Int64Type>();
@@ -87,7 +86,13 @@ impl WindowTable {
                     .zip(ends.values())
                     .map(|(&s, &e)| Some(in_bounds(s, region.start_min, region.start_max) && in_bounds(e, region.end_min, region.end_max)))
                     .collect();
-                filter_record_batch(&batch, &mask)?.project(&keep)?
+                match filter_record_batch(&batch, &mask).and_then(|b| b.project(&keep)) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        failed = Some(e);
+                        return false;
+                    }
+                }
             } else {
                 batch
             };
@@ -96,6 +101,10 @@ impl WindowTable {
             if batch.num_rows() > 0 {
                 out.push(batch);
             }
+            left > 0
+        })?;
+        if let Some(e) = failed {
+            return Err(e.into());
         }
         Ok(Lookup::Rows(out))
     }

@@ -197,18 +197,22 @@ impl WindowScanExec {
         self.parts.iter().flatten().map(|s| s.last - s.first + 1).sum()
     }
 
-    /// Runs every partition on the calling thread and returns the batches,
-    /// in chromosome and window order: for small scans, where a task and a
-    /// channel per partition cost more than the reading.
-    pub fn collect_inline(&self) -> Result<Vec<RecordBatch>> {
-        let mut out = Vec::new();
+    /// Runs every partition on the calling thread, handing the batches to
+    /// `emit` in chromosome and window order until it returns false: for
+    /// small scans, where a task and a channel per partition cost more than
+    /// the reading.
+    pub fn for_each_inline(&self, mut emit: impl FnMut(RecordBatch) -> bool) -> Result<()> {
+        let mut more = true;
         for partition in 0..self.parts.len() {
+            if !more {
+                break;
+            }
             self.job(partition).run(|batch| {
-                out.push(batch);
-                true
+                more = emit(batch);
+                more
             })?;
         }
-        Ok(out)
+        Ok(())
     }
 
     fn job(&self, partition: usize) -> ScanJob {
