@@ -79,15 +79,20 @@ impl FileCache {
     }
 }
 
-fn cache() -> &'static Mutex<FileCache> {
-    static CACHE: OnceLock<Mutex<FileCache>> = OnceLock::new();
-    CACHE.get_or_init(|| {
-        let budget = std::env::var("OMICSDB_SCAN_CACHE_MB")
+/// The byte budget, read from the environment once.
+fn budget() -> usize {
+    static BUDGET: OnceLock<usize> = OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        std::env::var("OMICSDB_SCAN_CACHE_MB")
             .ok()
             .and_then(|v| v.trim().parse::<usize>().ok())
-            .map_or(DEFAULT_BUDGET_BYTES, |mb| mb.saturating_mul(1 << 20));
-        Mutex::new(FileCache { budget, bytes: 0, clock: 0, entries: HashMap::new() })
+            .map_or(DEFAULT_BUDGET_BYTES, |mb| mb.saturating_mul(1 << 20))
     })
+}
+
+fn cache() -> &'static Mutex<FileCache> {
+    static CACHE: OnceLock<Mutex<FileCache>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(FileCache { budget: budget(), bytes: 0, clock: 0, entries: HashMap::new() }))
 }
 
 /// All rows and columns of the Parquet file at `path`, decoded, if the file
@@ -97,7 +102,7 @@ fn cache() -> &'static Mutex<FileCache> {
 /// `rows` is the row count the catalog records for the file; a file that
 /// decodes to another count is an error (the database is inconsistent).
 pub fn cached_file(path: &Path, rows: u64, bytes_per_row: usize) -> Result<Option<Arc<RecordBatch>>> {
-    let budget = cache().lock().unwrap_or_else(|p| p.into_inner()).budget;
+    let budget = budget();
     let estimate = (rows as usize).saturating_mul(bytes_per_row);
     if budget == 0 || estimate > budget / 4 {
         return Ok(None);

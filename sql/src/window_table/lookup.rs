@@ -9,6 +9,7 @@
 //! literals) by window arithmetic plus a re-check of every returned row, and
 //! declines everything else, so a caller falls back to the planned query.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{AsArray, BooleanArray, RecordBatch};
@@ -150,67 +151,29 @@ fn add_exact(region: &mut RegionFilter, e: &Expr) -> Option<()> {
             match col {
                 "chrom" if op == Operator::Eq => {
                     let chrom = string(value)?;
-                    restrict(region, [chrom.to_string()]);
+                    region.restrict_chroms(BTreeSet::from([chrom.to_string()]));
                     Some(())
                 }
                 "start" | "end" => {
-                    let n = integer(value)?;
-                    bound(region, col, op, n);
+                    region.bound(col, op, integer(value)?);
                     Some(())
                 }
                 _ => None,
             }
         }
         Expr::InList(list) if !list.negated && column(&list.expr) == Some("chrom") => {
-            let chroms = list.list.iter().map(|v| string(v).map(str::to_string)).collect::<Option<Vec<_>>>()?;
-            restrict(region, chroms);
+            let chroms = list.list.iter().map(|v| string(v).map(str::to_string)).collect::<Option<BTreeSet<_>>>()?;
+            region.restrict_chroms(chroms);
             Some(())
         }
         Expr::Between(Between { expr, negated: false, low, high }) => {
             let col = column(expr).filter(|c| *c == "start" || *c == "end")?;
             let (lo, hi) = (integer(low)?, integer(high)?);
-            bound(region, col, Operator::GtEq, lo);
-            bound(region, col, Operator::LtEq, hi);
+            region.bound(col, Operator::GtEq, lo);
+            region.bound(col, Operator::LtEq, hi);
             Some(())
         }
         _ => None,
-    }
-}
-
-fn restrict(region: &mut RegionFilter, chroms: impl IntoIterator<Item = String>) {
-    let set = chroms.into_iter().collect();
-    region.chroms = Some(match region.chroms.take() {
-        None => set,
-        Some(prev) => prev.intersection(&set).cloned().collect(),
-    });
-}
-
-/// Narrows `start` or `end` by `col op n`. Integer bounds make `>`/`<` exact
-/// as `>= n + 1` / `<= n - 1`; a bound that overflows selects nothing.
-fn bound(region: &mut RegionFilter, col: &str, op: Operator, n: i64) {
-    let (min, max) = if col == "start" {
-        (&mut region.start_min, &mut region.start_max)
-    } else {
-        (&mut region.end_min, &mut region.end_max)
-    };
-    let raise = |slot: &mut Option<i64>, x: i64| *slot = Some(slot.map_or(x, |s| s.max(x)));
-    let lower = |slot: &mut Option<i64>, x: i64| *slot = Some(slot.map_or(x, |s| s.min(x)));
-    match op {
-        Operator::Eq => {
-            raise(min, n);
-            lower(max, n);
-        }
-        Operator::Gt => match n.checked_add(1) {
-            Some(m) => raise(min, m),
-            None => lower(max, i64::MIN),
-        },
-        Operator::GtEq => raise(min, n),
-        Operator::Lt => match n.checked_sub(1) {
-            Some(m) => lower(max, m),
-            None => raise(min, i64::MAX),
-        },
-        Operator::LtEq => lower(max, n),
-        _ => {}
     }
 }
 

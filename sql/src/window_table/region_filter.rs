@@ -93,7 +93,8 @@ impl RegionFilter {
         }
     }
 
-    fn restrict_chroms(&mut self, set: BTreeSet<String>) {
+    /// Keeps only the chromosomes in `set` (intersected with any earlier restriction).
+    pub(super) fn restrict_chroms(&mut self, set: BTreeSet<String>) {
         self.chroms = Some(match self.chroms.take() {
             None => set,
             Some(prev) => prev.intersection(&set).cloned().collect(),
@@ -106,30 +107,40 @@ impl RegionFilter {
                 self.restrict_chroms(BTreeSet::from([v.as_str()?.to_string()]));
                 Some(true)
             }
-            "start" | "end" => {
-                let n = v.as_i64()?;
-                let (min, max) = if col == "start" {
-                    (&mut self.start_min, &mut self.start_max)
-                } else {
-                    (&mut self.end_min, &mut self.end_max)
-                };
-                let raise = |slot: &mut Option<i64>, x: i64| *slot = Some(slot.map_or(x, |s| s.max(x)));
-                let lower = |slot: &mut Option<i64>, x: i64| *slot = Some(slot.map_or(x, |s| s.min(x)));
-                match op {
-                    Operator::Eq => {
-                        raise(min, n);
-                        lower(max, n);
-                    }
-                    Operator::Gt => raise(min, n.saturating_add(1)),
-                    Operator::GtEq => raise(min, n),
-                    Operator::Lt => lower(max, n.saturating_sub(1)),
-                    Operator::LtEq => lower(max, n),
-                    _ => return None,
-                }
-                Some(false)
-            }
+            "start" | "end" => self.bound(col, op, v.as_i64()?).then_some(false),
             _ => None,
         }
+    }
+
+    /// Narrows `start` or `end` by `col op n`; false for an operator it
+    /// does not take. Integer bounds make `>`/`<` exact as `>= n + 1` /
+    /// `<= n - 1`; a bound that overflows selects nothing.
+    pub(super) fn bound(&mut self, col: &str, op: Operator, n: i64) -> bool {
+        let (min, max) = if col == "start" {
+            (&mut self.start_min, &mut self.start_max)
+        } else {
+            (&mut self.end_min, &mut self.end_max)
+        };
+        let raise = |slot: &mut Option<i64>, x: i64| *slot = Some(slot.map_or(x, |s| s.max(x)));
+        let lower = |slot: &mut Option<i64>, x: i64| *slot = Some(slot.map_or(x, |s| s.min(x)));
+        match op {
+            Operator::Eq => {
+                raise(min, n);
+                lower(max, n);
+            }
+            Operator::Gt => match n.checked_add(1) {
+                Some(m) => raise(min, m),
+                None => lower(max, i64::MIN),
+            },
+            Operator::GtEq => raise(min, n),
+            Operator::Lt => match n.checked_sub(1) {
+                Some(m) => lower(max, m),
+                None => raise(min, i64::MAX),
+            },
+            Operator::LtEq => lower(max, n),
+            _ => return false,
+        }
+        true
     }
 
     /// The inclusive range of window indexes on a chromosome of `length` that
