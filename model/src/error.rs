@@ -110,7 +110,8 @@ pub enum ModelError {
     /// An error from candle (tensor maths, weight loading).
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),
-    /// The CUDA path failed or is unavailable.
-    #[error("cuda: {0}")]
+    /// The CUDA path failed: no driver or device, a library that could not be loaded, or
+    /// a CUDA, cuBLAS or cuFFT call that returned an error (the message names the step).
+    #[error("CUDA: {0}")]
     Cuda(String),
 }

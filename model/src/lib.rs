@@ -4,6 +4,8 @@
 //! * [`HyenaDna`]: backbone and causal LM head, loaded from a Hugging Face style
 //!   checkpoint directory (`config.json` + `model.safetensors` or `pytorch_model.bin`),
 //!   numerically equal to the reference implementation (fixture parity tests).
+//! * `cuda` (cargo feature `cuda`): the HyenaDNA forward pass on a GPU through cudarc
+//!   (cuBLAS, cuFFT, NVRTC kernels), loaded dynamically at run time.
 //! * [`long_conv`]: the causal long convolution as one candle custom op with a direct
 //!   and an FFT CPU path and a backward pass.
 //!
@@ -20,9 +22,12 @@
 //! ```
 
 pub mod config;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 mod error;
 pub mod hyena;
 pub mod long_conv;
+pub mod malloc;
 pub mod omics;
 pub mod train;
 pub mod tokenizer;

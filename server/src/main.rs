@@ -1,14 +1,13 @@
 //! The `omicsdb` command-line tool: ingest, query, serve, train, materialize.
 
 mod cli;
-mod malloc;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
-    malloc::tune();
+    omicsdb_model::malloc::tune();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,8 +3,12 @@
 //! achieved GFLOP/s as a fraction of that peak, next to the reference PyTorch figures.
 //!
 //! ```text
-//! cargo run --release -p omicsdb-benches --features model --bin bench_hyena
+//! cargo run --release -p omicsdb-benches --features model --bin bench_hyena [-- --peer PYTHON]
 //! ```
+//!
+//! With `--peer PYTHON` it also times the reference PyTorch forward
+//! (`benches/peers/hyena_torch.py`, run by that interpreter, which needs `torch`) on the same
+//! machine, interleaved with its own runs, and reports the ratio to it.
 //!
 //! Each thread count runs in a child process started with `RAYON_NUM_THREADS=n` (candle's
 //! matmul and the long convolution both size their thread use from it), so thread pools
@@ -84,8 +88,12 @@ fn time_runs(warmup: usize, timed: usize, mut f: impl FnMut() -> Result<()>) -> 
 
 /// Runs every measurement on the current process's thread setting; prints JSON lines.
 fn child(threads: usize) -> Result<()> {
+    // As the `omicsdb` binary does: large tensors come from the heap, not fresh mmaps.
+    omicsdb_model::malloc::tune();
     let dev = Device::Cpu;
-    let n = 4096;
+    // `OMICSDB_BENCH_CASE=i` runs only case `i` (no matmul), e.g. under a profiler.
+    let only: Option<usize> = std::env::var("OMICSDB_BENCH_CASE").ok().and_then(|v| v.parse().ok());
+    let n = if only.is_some() { 256 } else { 4096 };
     let a = Tensor::randn(0f32, 1.0, (n, n), &dev)?;
     let b = Tensor::randn(0f32, 1.0, (n, n), &dev)?;
     let secs = time_runs(1, 3, || {
@@ -96,6 +104,9 @@ fn child(threads: usize) -> Result<()> {
     println!("{}", serde_json::json!({"kind": "matmul", "threads": threads, "gflops": peak}));
     let mut rng = rand::rngs::StdRng::seed_from_u64(42);
     for (idx, case) in CASES.iter().enumerate() {
+        if only.is_some_and(|i| i != idx) {
+            continue;
+        }
         let model = HyenaDna::random(&config(case)?, 1000 + idx as u64, &dev)?;
         let ids: Vec<u32> = (0..case.batch * case.len).map(|_| rng.random_range(7..11)).collect();
         let ids = Tensor::from_vec(ids, (case.batch, case.len), &dev)?;
@@ -113,65 +124,90 @@ fn child(threads: usize) -> Result<()> {
     Ok(())
 }
 
+/// Runs `cmd`, which prints one JSON object per line, and tags each with `source`.
+fn json_lines(mut cmd: Command, source: &str, rows: &mut Vec<serde_json::Value>) -> Result<()> {
+    let out = cmd.output().with_context(|| format!("starting {cmd:?}"))?;
+    if !out.status.success() {
+        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut row: serde_json::Value = serde_json::from_str(line).with_context(|| format!("output line {line:?}"))?;
+        row["source"] = source.into();
+        rows.push(row);
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() == 3 && args[1] == "--child" {
         return child(args[2].parse().context("thread count")?);
     }
+    // `--peer PYTHON`: also time the PyTorch reference (benches/peers/hyena_torch.py) with
+    // that interpreter, interleaved with our runs, and report same-machine ratios.
+    let peer = match args.get(1).map(String::as_str) {
+        Some("--peer") => Some(args.get(2).context("--peer needs a python interpreter")?.clone()),
+        Some(other) => bail!("unknown argument {other:?}; usage: bench_hyena [--peer PYTHON]"),
+        None => None,
+    };
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/hyena_torch.py");
     let exe = std::env::current_exe()?;
     let mut rows: Vec<serde_json::Value> = Vec::new();
     for threads in [1usize, 2] {
         eprintln!("measuring on {threads} thread(s)...");
-        let out = Command::new(&exe)
-            .args(["--child", &threads.to_string()])
+        let mut ours = Command::new(&exe);
+        ours.args(["--child", &threads.to_string()])
             .env("RAYON_NUM_THREADS", threads.to_string())
-            .env("CANDLE_NUM_THREADS", threads.to_string())
-            .output()?;
-        if !out.status.success() {
-            bail!("child on {threads} threads failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            rows.push(serde_json::from_str(line).with_context(|| format!("child output {line:?}"))?);
+            .env("CANDLE_NUM_THREADS", threads.to_string());
+        json_lines(ours, "omicsdb", &mut rows)?;
+        if let Some(python) = &peer {
+            eprintln!("measuring the PyTorch reference on {threads} thread(s)...");
+            let mut torch = Command::new(python);
+            torch.arg(&script).arg(threads.to_string());
+            json_lines(torch, "torch", &mut rows)?;
         }
     }
-    let get = |kind: &str, case: Option<usize>, threads: usize, field: &str| -> f64 {
+    let get = |source: &str, kind: &str, case: Option<usize>, threads: usize, field: &str| -> f64 {
         rows.iter()
-            .find(|r| r["kind"] == kind && r["threads"] == threads && case.is_none_or(|c| r["case"] == c))
+            .find(|r| r["source"] == source && r["kind"] == kind && r["threads"] == threads && case.is_none_or(|c| r["case"] == c))
             .and_then(|r| r[field].as_f64())
             .unwrap_or(f64::NAN)
     };
     println!("\nHyenaDNA forward (embedding → blocks → ln_f), f32 CPU, median of {TIMED} runs after {WARMUP} warm-ups");
     println!(
-        "{:<20} {:>3} {:>12} {:>16} {:>7} {:>9} {:>9} {:>11}",
-        "case", "thr", "tokens/s", "reference tok/s", "ratio", "GFLOP/s", "peak", "% of peak"
+        "{:<20} {:>3} {:>10} {:>11} {:>7} {:>14} {:>7} {:>8} {:>7} {:>9}",
+        "case", "thr", "tokens/s", "torch here", "ratio", "README ref", "ratio", "GFLOP/s", "peak", "% of peak"
     );
     for (idx, case) in CASES.iter().enumerate() {
         for threads in [1usize, 2] {
-            let tps = get("model", Some(idx), threads, "tokens_per_s");
-            let gf = get("model", Some(idx), threads, "gflops");
-            let peak = get("matmul", None, threads, "gflops");
+            let tps = get("omicsdb", "model", Some(idx), threads, "tokens_per_s");
+            let torch = get("torch", "model", Some(idx), threads, "tokens_per_s");
+            let gf = get("omicsdb", "model", Some(idx), threads, "gflops");
+            let peak = get("omicsdb", "matmul", None, threads, "gflops");
             let (reference, ref_text) = if threads == 1 {
                 (case.reference.0, format!("{:.0}", case.reference.0))
             } else {
                 ((case.reference.1 + case.reference.2) / 2.0, format!("{:.0}-{:.0}", case.reference.1, case.reference.2))
             };
             println!(
-                "{:<20} {:>3} {:>12.0} {:>16} {:>6.2}x {:>9.1} {:>9.1} {:>10.1}%",
-                case.name, threads, tps, ref_text, tps / reference, gf, peak, 100.0 * gf / peak
+                "{:<20} {:>3} {:>10.0} {:>11.0} {:>6.2}x {:>14} {:>6.2}x {:>8.1} {:>7.1} {:>8.1}%",
+                case.name, threads, tps, torch, tps / torch, ref_text, tps / reference, gf, peak, 100.0 * gf / peak
             );
         }
     }
     println!(
-        "matmul 4096^3 f32 (candle/gemm): {:.1} GFLOP/s on 1 thread, {:.1} on 2 (reference PyTorch/MKL: {} / {})",
-        get("matmul", None, 1, "gflops"),
-        get("matmul", None, 2, "gflops"),
+        "matmul 4096^3 f32: candle/gemm {:.1} GFLOP/s on 1 thread, {:.1} on 2; PyTorch/MKL here {:.1} / {:.1} (README reference machine: {} / {})",
+        get("omicsdb", "matmul", None, 1, "gflops"),
+        get("omicsdb", "matmul", None, 2, "gflops"),
+        get("torch", "matmul", None, 1, "gflops"),
+        get("torch", "matmul", None, 2, "gflops"),
         REFERENCE_PEAK.0,
         REFERENCE_PEAK.1
     );
-    println!("ratio = tokens/s ÷ reference (2 threads: ÷ midpoint of the reference range)");
-    for (idx, case) in CASES.iter().enumerate() {
+    println!("ratio = tokens/s ÷ torch here (same run, same machine), and ÷ the fixtures README's figure (its machine; 2 threads: midpoint)");
+    println!("% of peak = the model's analytic GFLOP/s ÷ candle's own matmul peak on the same thread count");
+    for case in &CASES {
         println!("FLOPs per forward, {}: {:.3} GFLOP ({:.0} per token)", case.name, flops(case) / 1e9, flops(case) / (case.batch * case.len) as f64);
-        let _ = idx;
     }
     Ok(())
 }

@@ -10,10 +10,10 @@ use crate::Config;
 /// `mlp`: `fc2(gelu_tanh(fc1(x)))`.
 #[derive(Debug)]
 pub struct Mlp {
-    fc1: Linear,
+    pub(crate) fc1: Linear,
     /// `fc1` without its bias (the fused bias + GELU kernel adds it).
     fc1_no_bias: Linear,
-    fc2: Linear,
+    pub(crate) fc2: Linear,
 }
 
 impl Mlp {
@@ -64,11 +64,11 @@ pub struct BlockTrace {
 /// `backbone.layers.{l}`.
 #[derive(Debug)]
 pub struct Block {
-    norm1: LayerNorm,
+    pub(crate) norm1: LayerNorm,
     /// The Hyena operator.
     pub mixer: HyenaOperator,
-    norm2: LayerNorm,
-    mlp: Mlp,
+    pub(crate) norm2: LayerNorm,
+    pub(crate) mlp: Mlp,
 }
 
 impl Block {

@@ -35,25 +35,34 @@ struct Params<'a> {
 }
 
 impl Params<'_> {
-    /// Short-conv output of channel `ch` (of `3D`) at time `t`, from the bias-free
-    /// projection `p` of one sequence (`[L, 3D]`).
+    /// Short-conv outputs of the `out.len()` consecutive channels from `ch0` (of `3D`) at
+    /// time `t`, from the bias-free projection `p` of one sequence (`[L, 3D]`). The inner
+    /// loops run over contiguous channels, so they vectorize.
     #[inline(always)]
-    fn at(&self, p: &[f32], t: usize, ch: usize) -> f32 {
-        let (k, c3) = (self.k, self.c3);
-        let in_bias = self.rows[(k + 1) * c3 + ch];
-        let mut acc = self.rows[k * c3 + ch];
+    fn row(&self, p: &[f32], t: usize, ch0: usize, out: &mut [f32]) {
+        let (k, c3, n) = (self.k, self.c3, out.len());
+        let bias = &self.rows[k * c3 + ch0..k * c3 + ch0 + n];
+        let in_bias = &self.rows[(k + 1) * c3 + ch0..(k + 1) * c3 + ch0 + n];
+        out.copy_from_slice(bias);
         for j in 0..k {
-            if let Some(src) = (t + j).checked_sub(k - 1) {
-                acc += self.rows[j * c3 + ch] * (p[src * c3 + ch] + in_bias);
+            let Some(src) = (t + j).checked_sub(k - 1) else { continue };
+            let taps = &self.rows[j * c3 + ch0..j * c3 + ch0 + n];
+            let x = &p[src * c3 + ch0..src * c3 + ch0 + n];
+            for (((o, &w), &x), &b) in out.iter_mut().zip(taps).zip(x).zip(in_bias) {
+                *o += w * (x + b);
             }
         }
-        acc
     }
 }
 
 fn params<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<Params<'a>> {
     let (rows, c3) = l.shape().dims2()?;
     Ok(Params { rows: f32_slice(s, l, "short-conv params")?, k: rows - 2, c3 })
+}
+
+/// The largest time tile (of 64, 32, ..., 1 steps) that divides `len`.
+fn time_tile(len: usize) -> usize {
+    [TIME_TILE, 32, 16, 8, 4, 2, 1].into_iter().find(|t| len % t == 0).unwrap_or(1)
 }
 
 /// `v ⊙ x1`, channels first: `p: [B, L, 3D]` (in_proj without bias), params `[K+2, 3D]`
@@ -73,15 +82,24 @@ impl CustomOp2 for GateIn {
         let cb = channel_block(d);
         let blocks_per_batch = d / cb;
         let mut out = vec![0f32; b * d * len];
-        par_rows(&mut out, cb * len, threads(), || (), |item, chunk, _| {
+        // One item per (sequence, block of `cb` channels): rows of the tile are computed
+        // time-major (vectorized over channels), then transposed into the channel rows.
+        let scratch = || (vec![0f32; TIME_TILE * cb], vec![0f32; cb]);
+        par_rows(&mut out, cb * len, threads(), scratch, |item, chunk, (tile, x1)| {
             let (bi, c0) = (item / blocks_per_batch, (item % blocks_per_batch) * cb);
             let seq = &p[bi * len * c3..(bi + 1) * len * c3];
             for t0 in (0..len).step_by(TIME_TILE) {
-                let t1 = (t0 + TIME_TILE).min(len);
-                for c in 0..cb {
-                    let row = &mut chunk[c * len..(c + 1) * len];
-                    for (t, o) in row.iter_mut().enumerate().take(t1).skip(t0) {
-                        *o = prm.at(seq, t, d + c0 + c) * prm.at(seq, t, 2 * d + c0 + c);
+                let tt = (len - t0).min(TIME_TILE);
+                for (i, row) in tile.chunks_exact_mut(cb).take(tt).enumerate() {
+                    prm.row(seq, t0 + i, 2 * d + c0, row);
+                    prm.row(seq, t0 + i, d + c0, x1);
+                    for (v, &g) in row.iter_mut().zip(x1.iter()) {
+                        *v *= g;
+                    }
+                }
+                for (c, dst) in chunk.chunks_exact_mut(len).enumerate() {
+                    for (i, o) in dst[t0..t0 + tt].iter_mut().enumerate() {
+                        *o = tile[i * cb + c];
                     }
                 }
             }
@@ -113,14 +131,25 @@ impl CustomOp3 for GateOut {
         let p = f32_slice(s2, l2, "projection")?;
         let prm = params(s3, l3)?;
         let c3 = 3 * d;
+        let tt = time_tile(len);
+        let tiles_per_seq = len / tt;
         let mut out = vec![0f32; b * len * d];
-        // One row per (batch, time step); consecutive steps reuse the cache lines of `y`.
-        par_rows(&mut out, d, threads(), || (), |row, z, _| {
-            let (bi, t) = (row / len, row % len);
+        // One item per (sequence, tile of `tt` steps): the tile of `y` is transposed into
+        // the output rows, then each row is gated by `x0`, vectorized over channels.
+        par_rows(&mut out, tt * d, threads(), || vec![0f32; d], |item, chunk, x0| {
+            let (bi, t0) = (item / tiles_per_seq, (item % tiles_per_seq) * tt);
             let seq = &p[bi * len * c3..(bi + 1) * len * c3];
             let yb = &y[bi * d * len..(bi + 1) * d * len];
-            for (c, o) in z.iter_mut().enumerate() {
-                *o = yb[c * len + t] * prm.at(seq, t, c);
+            for (c, src) in yb.chunks_exact(len).enumerate() {
+                for (i, &v) in src[t0..t0 + tt].iter().enumerate() {
+                    chunk[i * d + c] = v;
+                }
+            }
+            for (i, row) in chunk.chunks_exact_mut(d).enumerate() {
+                prm.row(seq, t0 + i, 0, x0);
+                for (o, &g) in row.iter_mut().zip(x0.iter()) {
+                    *o *= g;
+                }
             }
         });
         Ok((CpuStorage::F32(out), Shape::from((b, len, d))))

@@ -29,10 +29,10 @@ pub struct ForwardTrace {
 /// HyenaDNA backbone and causal LM head.
 #[derive(Debug)]
 pub struct HyenaDna {
-    cfg: Config,
-    embeddings: Embedding,
-    layers: Vec<Block>,
-    ln_f: LayerNorm,
+    pub(crate) cfg: Config,
+    pub(crate) embeddings: Embedding,
+    pub(crate) layers: Vec<Block>,
+    pub(crate) ln_f: LayerNorm,
     lm_head: Linear,
     device: Device,
 }

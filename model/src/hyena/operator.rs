@@ -27,12 +27,12 @@ pub struct MixerTrace {
 /// `mixer`: the Hyena operator of one block.
 #[derive(Debug)]
 pub struct HyenaOperator {
-    in_proj: Linear,
+    pub(crate) in_proj: Linear,
     /// `in_proj` without its bias (the fused kernels add it).
     in_proj_no_bias: Linear,
-    out_proj: Linear,
+    pub(crate) out_proj: Linear,
     /// Taps, short-conv bias and in_proj bias as `[K + 2, 3D]` for the fused kernels.
-    fused_params: Tensor,
+    pub(crate) fused_params: Tensor,
     /// Short-filter taps as `[K, 3D]` rows (tap `K−1` multiplies the current step).
     short_taps: Vec<Tensor>,
     short_bias: Tensor,
