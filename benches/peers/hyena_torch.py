@@ -10,6 +10,7 @@ weights and random A/C/G/T ids. The timing protocol is the fixtures README's: 2 
 then the median of 5 timed runs; an f32 4096^3 matmul gives the machine's practical peak.
 
     python3 hyena_torch.py THREADS        # prints one JSON line per measurement
+    python3 hyena_torch.py --check-fixture data/fixtures/hyenadna/tiny-1k   # faithfulness
 
 Needs `torch` (e.g. `pip install torch` into a venv of its own); bench_hyena runs it with
 `--peer PYTHON`.
@@ -152,7 +153,36 @@ def timed(fn, warmup, runs):
     return statistics.median(secs)
 
 
+def check_fixture(model_dir):
+    """Loads a fixture checkpoint (HF-port key names) into this module and compares its
+    last_hidden_state with the fixture's expected outputs: proof that this peer computes
+    the reference forward pass."""
+    from safetensors.torch import load_file
+    cfg = json.load(open(f"{model_dir}/config.json"))
+    model = HyenaDNA(cfg["d_model"], cfg["n_layer"], cfg["d_inner"], cfg["max_seq_len"]).eval()
+    state = {}
+    for key, value in load_file(f"{model_dir}/model.safetensors").items():
+        if not key.startswith("hyena.backbone."):
+            continue
+        key = key[len("hyena.backbone."):].replace("embeddings.word_embeddings", "embeddings").replace("mlp.", "")
+        state[key] = value
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    assert not missing and not unexpected, (missing, unexpected)
+    inputs = json.load(open(f"{model_dir}/inputs.json"))
+    expected = load_file(f"{model_dir}/outputs.safetensors")
+    worst = 0.0
+    for i, seq in enumerate(inputs["sequences"]):
+        ids = torch.tensor([seq["input_ids"]])
+        with torch.inference_mode():
+            out = model(ids)
+        worst = max(worst, (out - expected[f"last_hidden_state.{i}"]).abs().max().item())
+    print(json.dumps({"kind": "fixture_check", "max_abs_diff": worst}))
+    assert worst < 1e-4, worst
+
+
 def main():
+    if sys.argv[1] == "--check-fixture":
+        return check_fixture(sys.argv[2])
     threads = int(sys.argv[1])
     only = int(sys.argv[2]) if len(sys.argv) > 2 else None
     torch.set_num_threads(threads)

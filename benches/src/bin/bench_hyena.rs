@@ -153,6 +153,14 @@ fn main() -> Result<()> {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/hyena_torch.py");
     let exe = std::env::current_exe()?;
     let mut rows: Vec<serde_json::Value> = Vec::new();
+    if let Some(python) = &peer {
+        // The peer must compute the reference forward pass: it loads the tiny-1k fixture
+        // checkpoint and must reproduce the fixture's expected hidden states (< 1e-4).
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/fixtures/hyenadna/tiny-1k");
+        let mut check = Command::new(python);
+        check.arg(&script).arg("--check-fixture").arg(&fixture);
+        json_lines(check, "torch", &mut rows)?;
+    }
     for threads in [1usize, 2] {
         eprintln!("measuring on {threads} thread(s)...");
         let mut ours = Command::new(&exe);
@@ -204,6 +212,9 @@ fn main() -> Result<()> {
         REFERENCE_PEAK.0,
         REFERENCE_PEAK.1
     );
+    if let Some(diff) = rows.iter().find(|r| r["kind"] == "fixture_check").and_then(|r| r["max_abs_diff"].as_f64()) {
+        println!("PyTorch peer on the tiny-1k fixture checkpoint: max |Δ| {diff:.1e} from the fixture's expected hidden states");
+    }
     println!("ratio = tokens/s ÷ torch here (same run, same machine), and ÷ the fixtures README's figure (its machine; 2 threads: midpoint)");
     println!("% of peak = the model's analytic GFLOP/s ÷ candle's own matmul peak on the same thread count");
     for case in &CASES {
