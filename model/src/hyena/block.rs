@@ -31,7 +31,7 @@ impl Mlp {
     pub fn forward_fused(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self.fc1.bias() {
             Some(bias) if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 => {
-                let h = bias_gelu(&self.fc1_no_bias.forward(x)?, bias)?;
+                let h = bias_gelu(self.fc1_no_bias.forward(x)?, bias)?;
                 self.fc2.forward(&h)
             }
             _ => self.forward(x),

@@ -167,37 +167,42 @@ pub fn fast_tanh(x: f32) -> f32 {
     x * p / q
 }
 
-/// `gelu_tanh(h + bias)` over the last dim: `h: [..., I]`, `bias: [I]`.
+/// `h ← gelu_tanh(h + bias)` in place over the last dim: `h: [..., I]` (contiguous f32,
+/// owned by the caller), `bias: [I]`. In place, so the largest activation of the block
+/// (`[B·L, I]`) is neither allocated nor zeroed a second time.
 pub struct BiasGelu;
 
-impl CustomOp2 for BiasGelu {
+impl candle_core::InplaceOp2 for BiasGelu {
     fn name(&self) -> &'static str {
         "hyena_bias_gelu"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let h = f32_slice(s1, l1, "activations")?;
+    fn cpu_fwd(&self, s1: &mut CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<()> {
         let bias = f32_slice(s2, l2, "bias")?;
         let width = bias.len();
+        let h = match (s1, l1.contiguous_offsets()) {
+            (CpuStorage::F32(v), Some((a, b))) => &mut v[a..b],
+            _ => candle_core::bail!("hyena_bias_gelu: activations must be a contiguous f32 tensor"),
+        };
         if width == 0 || h.len() % width != 0 {
             candle_core::bail!("hyena_bias_gelu: bias of {width} does not divide {:?}", l1.shape());
         }
         const S: f32 = 0.797_884_6; // sqrt(2/π)
-        let mut out = vec![0f32; h.len()];
-        par_rows(&mut out, width, threads(), || (), |r, row, _| {
-            let src = &h[r * width..(r + 1) * width];
-            for ((o, &x), &bb) in row.iter_mut().zip(src).zip(bias) {
-                let x = x + bb;
+        par_rows(h, width, threads(), || (), |_, row, _| {
+            for (o, &bb) in row.iter_mut().zip(bias) {
+                let x = *o + bb;
                 *o = 0.5 * x * (1.0 + fast_tanh(S * (x + 0.044_715 * x * x * x)));
             }
         });
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
+        Ok(())
     }
 }
 
-/// Applies [`BiasGelu`].
-pub fn bias_gelu(h: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
-    h.contiguous()?.apply_op2_no_bwd(bias, &BiasGelu)
+/// Applies [`BiasGelu`] to `h`, which must not be shared (e.g. a fresh matmul output).
+pub fn bias_gelu(h: Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+    let h = h.contiguous()?;
+    h.inplace_op2(bias, &BiasGelu)?;
+    Ok(h)
 }
 
 #[cfg(test)]
