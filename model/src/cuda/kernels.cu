@@ -47,6 +47,20 @@ extern "C" __global__ void layer_norm(const float* x, const float* w, const floa
     for (int c = threadIdx.x; c < d; c += blockDim.x) yr[c] = (xr[c] - mean) * inv * w[c] + b[c];
 }
 
+// Batch row, step and channel of a flat index over [B, L, D] (channels fastest).
+struct Step {
+    int b, t, c;
+};
+
+__device__ Step split_step(long long i, int len, int d) {
+    Step s;
+    s.c = (int)(i % d);
+    long long bt = i / d;
+    s.t = (int)(bt % len);
+    s.b = (int)(bt / len);
+    return s;
+}
+
 // Short-conv output of channel `ch` at step `t` of one sequence `p` ([L, c3]).
 __device__ float short_conv(const float* p, const float* prm, int t, int ch, int c3, int k) {
     float in_bias = prm[(long long)(k + 1) * c3 + ch];
@@ -62,13 +76,10 @@ extern "C" __global__ void gate_in(const float* p, const float* prm, float* u,
                                    int batch, int len, int d, int k, int n) {
     long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
     if (i >= (long long)batch * len * d) return;
-    int c = (int)(i % d);
-    long long bt = i / d;
-    int t = (int)(bt % len);
-    int b = (int)(bt / len);
-    const float* pb = p + (long long)b * len * 3 * d;
-    float v = short_conv(pb, prm, t, 2 * d + c, 3 * d, k) * short_conv(pb, prm, t, d + c, 3 * d, k);
-    u[((long long)b * d + c) * n + t] = v;
+    Step s = split_step(i, len, d);
+    const float* pb = p + (long long)s.b * len * 3 * d;
+    float v = short_conv(pb, prm, s.t, 2 * d + s.c, 3 * d, k) * short_conv(pb, prm, s.t, d + s.c, 3 * d, k);
+    u[((long long)s.b * d + s.c) * n + s.t] = v;
 }
 
 // U[row, f] *= K[row % d, f]; the spectra K carry the 1/n of the inverse FFT.
@@ -87,12 +98,9 @@ extern "C" __global__ void gate_out(const float* y, const float* p, const float*
                                     int batch, int len, int d, int k, int n) {
     long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
     if (i >= (long long)batch * len * d) return;
-    int c = (int)(i % d);
-    long long bt = i / d;
-    int t = (int)(bt % len);
-    int b = (int)(bt / len);
-    const float* pb = p + (long long)b * len * 3 * d;
-    z[i] = y[((long long)b * d + c) * n + t] * short_conv(pb, prm, t, c, 3 * d, k);
+    Step s = split_step(i, len, d);
+    const float* pb = p + (long long)s.b * len * 3 * d;
+    z[i] = y[((long long)s.b * d + s.c) * n + s.t] * short_conv(pb, prm, s.t, s.c, 3 * d, k);
 }
 
 // x[row, c] += bias[c] over rows of `width`.
