@@ -3,7 +3,7 @@
 use candle_core::Tensor;
 use candle_nn::{LayerNorm, Linear, Module, VarBuilder, layer_norm, linear};
 
-use super::fused::bias_gelu;
+use super::fused::{LinearResidual, MatmulT, bias_gelu};
 use super::operator::{HyenaOperator, MixerTrace};
 use crate::Config;
 
@@ -11,30 +11,28 @@ use crate::Config;
 #[derive(Debug)]
 pub struct Mlp {
     pub(crate) fc1: Linear,
-    /// `fc1` without its bias (the fused bias + GELU kernel adds it).
-    fc1_no_bias: Linear,
     pub(crate) fc2: Linear,
+    /// `fc2` with its bias, accumulated into the residual (CPU f32 inference).
+    fc2_residual: LinearResidual,
 }
 
 impl Mlp {
     /// Reads `mlp.fc1`, `mlp.fc2`.
     pub fn new(cfg: &Config, vb: VarBuilder) -> candle_core::Result<Self> {
         let fc1 = linear(cfg.d_model, cfg.d_inner, vb.pp("fc1"))?;
-        Ok(Self {
-            fc1_no_bias: Linear::new(fc1.weight().clone(), None),
-            fc1,
-            fc2: linear(cfg.d_inner, cfg.d_model, vb.pp("fc2"))?,
-        })
+        let fc2 = linear(cfg.d_inner, cfg.d_model, vb.pp("fc2"))?;
+        Ok(Self { fc2_residual: LinearResidual::of(&fc2)?, fc1, fc2 })
     }
 
-    /// Inference: on CPU in f32 the fc1 bias and the tanh GELU run as one fused kernel.
-    pub fn forward_fused(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+    /// Inference, `r + mlp(x)`: on CPU in f32, fc1 without zeroing its output, the fc1
+    /// bias and tanh GELU in place, and fc2 plus its bias accumulated into a copy of `r`.
+    pub fn forward_residual(&self, x: &Tensor, r: &Tensor) -> candle_core::Result<Tensor> {
         match self.fc1.bias() {
             Some(bias) if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 => {
-                let h = bias_gelu(self.fc1_no_bias.forward(x)?, bias)?;
-                self.fc2.forward(&h)
+                let h = bias_gelu(x.contiguous()?.apply_op2_no_bwd(self.fc1.weight(), &MatmulT)?, bias)?;
+                h.apply_op3_no_bwd(self.fc2.weight(), &r.contiguous()?, &self.fc2_residual)
             }
-            _ => self.forward(x),
+            _ => r + self.forward(x)?,
         }
     }
 }
@@ -96,7 +94,7 @@ impl Block {
 
     /// The residual stream after the block (inference, fused kernels on CPU f32).
     pub fn forward(&self, r: &Tensor) -> candle_core::Result<Tensor> {
-        let a = (r + self.mixer.forward(&self.norm1.forward(r)?)?)?;
-        &a + self.mlp.forward_fused(&self.norm2.forward(&a)?)?
+        let a = self.mixer.forward_residual(&self.norm1.forward(r)?, r)?;
+        self.mlp.forward_residual(&self.norm2.forward(&a)?, &a)
     }
 }

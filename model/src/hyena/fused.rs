@@ -205,6 +205,106 @@ pub fn bias_gelu(h: Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
     Ok(h)
 }
 
+/// `x · wᵀ` for `x: [..., K]`, `w: [N, K]` (row-major), with gemm writing straight into
+/// `dst` (`[M, N]`): overwritten when `accumulate` is false, else added to.
+fn gemm_xwt(x: &[f32], w: &[f32], n: usize, k: usize, dst: &mut [f32], accumulate: bool) {
+    let m = x.len() / k;
+    assert!(x.len() == m * k && w.len() == n * k && dst.len() == m * n, "gemm_xwt: shapes");
+    let threads = threads();
+    let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    // SAFETY: the asserts above bound every access: lhs is m×k (row stride k), rhs is the
+    // k×n transpose of w (column stride k), dst is m×n (row stride n).
+    unsafe {
+        gemm::gemm(
+            m, n, k,
+            dst.as_mut_ptr(), 1, n as isize, accumulate,
+            x.as_ptr(), 1, k as isize,
+            w.as_ptr(), k as isize, 1,
+            1.0, 1.0, false, false, false, parallelism,
+        )
+    }
+}
+
+/// `x · wᵀ` without bias: `x: [B, L, K]`, `w: [N, K]` → `[B, L, N]`. Unlike candle's
+/// matmul, the output is not zeroed before gemm overwrites it.
+pub struct MatmulT;
+
+impl CustomOp2 for MatmulT {
+    fn name(&self) -> &'static str {
+        "hyena_matmul_t"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (b, len, k) = l1.shape().dims3()?;
+        let (n, k2) = l2.shape().dims2()?;
+        if k != k2 {
+            candle_core::bail!("hyena_matmul_t: {:?} · {:?}ᵀ", l1.shape(), l2.shape());
+        }
+        let x = f32_slice(s1, l1, "input")?;
+        let w = f32_slice(s2, l2, "weight")?;
+        let mut out = Vec::with_capacity(b * len * n);
+        // SAFETY: f32 has no invalid bit patterns, and gemm overwrites every element
+        // (accumulate = false) before anything reads them.
+        #[allow(clippy::uninit_vec)]
+        unsafe {
+            out.set_len(b * len * n)
+        };
+        gemm_xwt(x, w, n, k, &mut out, false);
+        Ok((CpuStorage::F32(out), Shape::from((b, len, n))))
+    }
+}
+
+/// `residual + bias + x · wᵀ` in one buffer: `x: [B, L, K]`, `w: [N, K]`,
+/// `residual: [B, L, N]`; the bias (`[N]`) is held by the op.
+#[derive(Debug)]
+pub struct LinearResidual {
+    /// The linear layer's bias.
+    pub bias: Option<std::sync::Arc<Vec<f32>>>,
+}
+
+impl LinearResidual {
+    /// The op for a candle `Linear` (its bias copied to f32).
+    pub fn of(linear: &candle_nn::Linear) -> candle_core::Result<Self> {
+        let bias = linear.bias().map(|b| b.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()).transpose()?;
+        Ok(Self { bias: bias.map(std::sync::Arc::new) })
+    }
+}
+
+impl CustomOp3 for LinearResidual {
+    fn name(&self) -> &'static str {
+        "hyena_linear_residual"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (b, len, k) = l1.shape().dims3()?;
+        let (n, k2) = l2.shape().dims2()?;
+        if k != k2 || l3.shape().dims() != [b, len, n] || self.bias.as_ref().is_some_and(|v| v.len() != n) {
+            candle_core::bail!("hyena_linear_residual: {:?} · {:?}ᵀ + {:?}", l1.shape(), l2.shape(), l3.shape());
+        }
+        let x = f32_slice(s1, l1, "input")?;
+        let w = f32_slice(s2, l2, "weight")?;
+        let r = f32_slice(s3, l3, "residual")?;
+        let mut out = r.to_vec();
+        if let Some(bias) = &self.bias {
+            for row in out.chunks_exact_mut(n) {
+                for (o, &bb) in row.iter_mut().zip(bias.iter()) {
+                    *o += bb;
+                }
+            }
+        }
+        gemm_xwt(x, w, n, k, &mut out, true);
+        Ok((CpuStorage::F32(out), Shape::from((b, len, n))))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use candle_core::Tensor;
 use candle_nn::{Linear, Module, VarBuilder, linear};
 
 use super::filter::HyenaFilter;
-use super::fused::{GateIn, GateOut};
+use super::fused::{GateIn, GateOut, LinearResidual, MatmulT};
 use crate::Config;
 use crate::long_conv::{LongConv, compute_dtype};
 
@@ -28,9 +28,9 @@ pub struct MixerTrace {
 #[derive(Debug)]
 pub struct HyenaOperator {
     pub(crate) in_proj: Linear,
-    /// `in_proj` without its bias (the fused kernels add it).
-    in_proj_no_bias: Linear,
     pub(crate) out_proj: Linear,
+    /// `out_proj` with its bias, accumulated into the residual (CPU f32 inference).
+    out_proj_residual: LinearResidual,
     /// Taps, short-conv bias and in_proj bias as `[K + 2, 3D]` for the fused kernels.
     pub(crate) fused_params: Tensor,
     /// Short-filter taps as `[K, 3D]` rows (tap `K−1` multiplies the current step).
@@ -49,15 +49,16 @@ impl HyenaOperator {
         let w = vb.get((3 * d, 1, kw), "short_filter.weight")?.squeeze(1)?.t()?.contiguous()?;
         let short_taps = (0..kw).map(|j| w.get(j)).collect::<candle_core::Result<Vec<_>>>()?;
         let in_proj = linear(d, 3 * d, vb.pp("in_proj"))?;
+        let out_proj = linear(d, d, vb.pp("out_proj"))?;
         let short_bias = vb.get(3 * d, "short_filter.bias")?;
         let in_bias = in_proj.bias().cloned().unwrap_or(short_bias.zeros_like()?);
         let fused_params = Tensor::cat(&[w.clone(), short_bias.unsqueeze(0)?, in_bias.unsqueeze(0)?], 0)?
             .to_dtype(candle_core::DType::F32)?
             .contiguous()?;
         Ok(Self {
-            in_proj_no_bias: Linear::new(in_proj.weight().clone(), None),
             in_proj,
-            out_proj: linear(d, d, vb.pp("out_proj"))?,
+            out_proj_residual: LinearResidual::of(&out_proj)?,
+            out_proj,
             fused_params,
             short_taps,
             short_bias,
@@ -113,13 +114,28 @@ impl HyenaOperator {
         if !(u.device().is_cpu() && u.dtype() == candle_core::DType::F32) {
             return Ok(self.forward_trace(u, false)?.out);
         }
+        let z = self.gated(u)?;
+        self.out_proj.forward(&z)
+    }
+
+    /// Inference, `r + forward(u)`: on CPU in f32 `out_proj` and its bias are accumulated
+    /// into a copy of `r` instead of two more passes and buffers.
+    pub fn forward_residual(&self, u: &Tensor, r: &Tensor) -> candle_core::Result<Tensor> {
+        if !(u.device().is_cpu() && u.dtype() == candle_core::DType::F32) {
+            return r + self.forward(u)?;
+        }
+        let z = self.gated(u)?;
+        z.apply_op3_no_bwd(self.out_proj.weight(), &r.contiguous()?, &self.out_proj_residual)
+    }
+
+    /// CPU f32: `x0 ⊙ (k ∗ (v ⊙ x1))`, the input of `out_proj`, `[B, L, D]`.
+    fn gated(&self, u: &Tensor) -> candle_core::Result<Tensor> {
         let (_, len, _) = u.dims3()?;
-        let p = self.in_proj_no_bias.forward(u)?.contiguous()?;
+        let p = u.contiguous()?.apply_op2_no_bwd(self.in_proj.weight(), &MatmulT)?;
         let vx = p.apply_op2_no_bwd(&self.fused_params, &GateIn)?;
         let cached = self.filter_fn.cached(len)?;
         let op = LongConv { filter_spectra: Some(cached.spectra.clone()), ..LongConv::default() };
         let y = op.apply(&vx, &cached.k)?;
-        let z = y.apply_op3_no_bwd(&p, &self.fused_params, &GateOut)?;
-        self.out_proj.forward(&z)
+        y.apply_op3_no_bwd(&p, &self.fused_params, &GateOut)
     }
 }
