@@ -310,7 +310,7 @@ impl CudaHyena {
         if !map.contains_key(&len) {
             let n = fft_size(len);
             let bins = n / 2 + 1;
-            let (r2c, _) = self.plans(n, d)?;
+            let r2c = self.plan(n, d, fft_sys::cufftType::CUFFT_R2C)?;
             let mut spectra = Vec::with_capacity(self.layers.len());
             for block in &self.cpu.layers {
                 let k = block.mixer.filter_fn.cached(len).map_err(candle_err)?;
@@ -340,9 +340,14 @@ impl CudaHyena {
         Ok(state)
     }
 
+    /// A batched 1-D cuFFT plan of size `n` over `rows` rows.
+    fn plan(&self, n: usize, rows: usize, kind: fft_sys::cufftType) -> Result<CudaFft, ModelError> {
+        CudaFft::plan_1d(n as i32, kind, rows as i32, self.stream.clone()).map_err(|e| cuda_err("cuFFT plan", e))
+    }
+
+    /// The forward (R2C) and inverse (C2R) plans for `rows` rows of size `n`.
     fn plans(&self, n: usize, rows: usize) -> Result<(CudaFft, CudaFft), ModelError> {
-        let plan = |t| CudaFft::plan_1d(n as i32, t, rows as i32, self.stream.clone()).map_err(|e| cuda_err("cuFFT plan", e));
-        Ok((plan(fft_sys::cufftType::CUFFT_R2C)?, plan(fft_sys::cufftType::CUFFT_C2R)?))
+        Ok((self.plan(n, rows, fft_sys::cufftType::CUFFT_R2C)?, self.plan(n, rows, fft_sys::cufftType::CUFFT_C2R)?))
     }
 
     /// The final hidden states (after `ln_f`) of `batch` rows of `len` token ids, on the GPU.
