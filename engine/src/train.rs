@@ -316,9 +316,10 @@ async fn read_bins(db: &Database, ws: &WindowSetMeta, bin_bp: usize, tracks: &[O
 fn build_dataset(store: &Store, spec: &OmicsSpec, rows: &[&WindowRow], bins: Option<&(BinValues, usize)>) -> Result<Dataset> {
     let len = spec.input_len();
     let t = spec.tracks.len();
-    let mut data = Dataset::with_bins(len, t, bins.map_or(0, |b| b.1));
+    let mut data = Dataset::with_bins(len, t, bins.map_or(0, |b| b.1)).flanked(spec.flank_bp);
     let mut bin_targets = Vec::new();
-    for row in rows {
+    let mut previous: Option<&WindowRow> = None;
+    for &row in rows {
         let centre = ((row.start + row.end) / 2) as u64;
         let ids = window_tokens(store, &spec.assembly, &row.chrom, centre, len)?;
         let targets: Vec<f32> = row.values.iter().enumerate().map(|(t, &v)| spec.encode_target(t, v)).collect();
@@ -337,6 +338,11 @@ fn build_dataset(store: &Store, spec: &OmicsSpec, rows: &[&WindowRow], bins: Opt
             }
             _ => data.push(&ids, &targets)?,
         }
+        // Tiled neighbours let shift augmentation borrow each other's tokens and bins.
+        if previous.is_some_and(|p| p.chrom == row.chrom && p.end == row.start) {
+            data.mark_continues();
+        }
+        previous = Some(row);
     }
     Ok(data)
 }
@@ -585,6 +591,8 @@ pub async fn train_omics(db: &Database, opts: &TrainOpts, progress: &mut dyn FnM
             "seconds": report.seconds, "train_windows_per_s": last_wps, "seed": opts.train.seed,
             "lr": opts.train.lr, "batch_size": opts.train.batch_size, "from": opts.from,
             "rc_augment": opts.train.rc_augment,
+            "shift_augment": opts.train.shift_augment,
+            "ema_decay": opts.train.ema_decay,
             "motif_seeds": seeds.iter().map(|s| serde_json::json!({
                 "kmer": s.word(), "track": spec.tracks[s.track].name, "observed": s.observed, "expected": s.expected,
             })).collect::<Vec<_>>(),

@@ -5,7 +5,8 @@
 
 mod block;
 mod filter;
-mod fused;
+pub(crate) mod fused;
+pub(crate) mod train_ops;
 pub mod init;
 mod model;
 mod operator;

@@ -6,6 +6,7 @@ use candle_nn::{Linear, Module, VarBuilder, linear};
 
 use super::filter::HyenaFilter;
 use super::fused::{GateIn, GateOut, LinearResidual, MatmulT};
+use super::train_ops;
 use crate::Config;
 use crate::long_conv::{LongConv, compute_dtype};
 
@@ -35,6 +36,8 @@ pub struct HyenaOperator {
     pub(crate) fused_params: Tensor,
     /// Short-filter taps as `[K, 3D]` rows (tap `K−1` multiplies the current step).
     short_taps: Vec<Tensor>,
+    /// The same taps as one `[K, 3D]` tensor (the fused training op's operand).
+    short_taps_kc: Tensor,
     short_bias: Tensor,
     /// `filter_fn`: the implicit long filter and the skip term.
     pub filter_fn: HyenaFilter,
@@ -61,6 +64,7 @@ impl HyenaOperator {
             out_proj,
             fused_params,
             short_taps,
+            short_taps_kc: w.clone(),
             short_bias,
             filter_fn: HyenaFilter::new(cfg, vb.pp("filter_fn"))?,
             d_model: d,
@@ -70,6 +74,9 @@ impl HyenaOperator {
     /// Causal depthwise conv on channels-last `p: [B, L, C]`:
     /// `s[t] = bias + Σ_j w_j · p[t − (K−1) + j]` (PyTorch `Conv1d(padding=K−1)`, first `L` outputs).
     fn short_conv(&self, p: &Tensor) -> candle_core::Result<Tensor> {
+        if train_ops::is_cpu_f32(&[p, &self.short_taps_kc, &self.short_bias]) {
+            return train_ops::short_conv(p, &self.short_taps_kc, &self.short_bias);
+        }
         let (_, len, _) = p.dims3()?;
         let kw = self.short_taps.len();
         let padded = p.pad_with_zeros(1, kw - 1, 0)?;
@@ -85,7 +92,7 @@ impl HyenaOperator {
     pub fn forward_trace(&self, u: &Tensor, train: bool) -> candle_core::Result<MixerTrace> {
         let (_, len, _) = u.dims3()?;
         let d = self.d_model;
-        let in_proj_out = self.in_proj.forward(u)?;
+        let in_proj_out = train_ops::linear(&self.in_proj, u)?;
         let short_conv_out = self.short_conv(&in_proj_out)?;
         let x0 = short_conv_out.narrow(2, 0, d)?;
         let x1 = short_conv_out.narrow(2, d, d)?;
@@ -103,7 +110,7 @@ impl HyenaOperator {
             op.apply(&fftconv_in, &k)?
         };
         let z = (fftconv_out.to_dtype(dtype)?.transpose(1, 2)? * x0)?;
-        let out = self.out_proj.forward(&z)?;
+        let out = train_ops::linear(&self.out_proj, &z)?;
         Ok(MixerTrace { in_proj_out, short_conv_out, fftconv_in, fftconv_out, out })
     }
 

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::ops::layer_norm_slow;
 use candle_nn::{Embedding, Linear, Module, VarBuilder, VarMap, linear};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -18,6 +17,7 @@ use super::bins::{BinLayout, aggregate};
 use super::stem::{ConvStem, StemSpec};
 use super::Pooling;
 use crate::hyena::HyenaOperator;
+use crate::hyena::train_ops;
 use crate::{Config, ModelError};
 
 /// Key prefix of the backbone tensors (the HF-port layout).
@@ -40,7 +40,7 @@ impl Norm {
         Ok(Self { weight: vb.get(d, "weight")?, bias: vb.get(d, "bias")? })
     }
     fn forward(&self, x: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
-        layer_norm_slow(x, &self.weight, &self.bias, eps as f32)
+        train_ops::layer_norm(x, &self.weight, &self.bias, eps as f32)
     }
 }
 
@@ -253,7 +253,8 @@ impl OmicsNet {
         for b in &self.blocks {
             let mixed = b.mixer.forward_trace(&b.norm1.forward(&r, eps)?, true)?.out;
             let a = (r + mixed)?;
-            let mlp = b.fc2.forward(&super::gelu::gelu(&b.fc1.forward(&b.norm2.forward(&a, eps)?)?)?)?;
+            let h = super::gelu::gelu(&train_ops::linear(&b.fc1, &b.norm2.forward(&a, eps)?)?)?;
+            let mlp = train_ops::linear(&b.fc2, &h)?;
             r = (a + mlp)?;
         }
         Ok(self.ln_f.forward(&r, eps)?)
@@ -267,7 +268,7 @@ impl OmicsNet {
             Some((_, peaks)) => Ok(aggregate(&self.forward_bins(ids)?, peaks)?),
             None => {
                 let pooled = self.pooling.pool(&self.hidden(ids)?)?;
-                Ok(self.head.forward(&pooled)?)
+                Ok(train_ops::linear(&self.head, &pooled)?)
             }
         }
     }
@@ -278,7 +279,7 @@ impl OmicsNet {
         match &self.bins {
             Some((layout, _)) => {
                 let pooled = layout.pool(&self.hidden(ids)?, self.pooling)?;
-                Ok(self.head.forward(&pooled)?)
+                Ok(train_ops::linear(&self.head, &pooled)?)
             }
             None => Ok(self.forward(ids)?.unsqueeze(1)?),
         }

@@ -152,7 +152,7 @@ impl ConvStem {
                 w.apply_op2(&self.bias.contiguous()?, op)?
             }
         };
-        let out = pooled.matmul(&self.proj_weight.t()?)?.broadcast_add(&self.proj_bias)?;
+        let out = crate::hyena::train_ops::add_bias(&pooled.matmul(&self.proj_weight.t()?)?, &self.proj_bias)?;
         out.reshape((b, bins, self.out_dim()))
     }
 }

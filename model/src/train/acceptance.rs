@@ -19,7 +19,9 @@
 //! augmentation), `OMICSDB_ACC_RCAVG` (1: the per-epoch held-out metrics average both
 //! strands), `OMICSDB_ACC_COSINE` (1: cosine learning-rate schedule), `OMICSDB_ACC_SEEDS`
 //! (motif seeds per track, 0), `OMICSDB_ACC_GELU` (1: the GELU stem instead of ReLU),
-//! `OMICSDB_ACC_TEST` / `OMICSDB_ACC_VALID` (comma-separated chromosomes; chr6 / chr5).
+//! `OMICSDB_ACC_TEST` / `OMICSDB_ACC_VALID` (comma-separated chromosomes; chr6 / chr5),
+//! `OMICSDB_ACC_SHIFT` (shift augmentation, at most this many bp; 0), `OMICSDB_ACC_EMA`
+//! (weight-average decay per step; 0: off).
 //!
 //! `scripts/acceptance_omics.sh` runs the same recipe through `omicsdb train`:
 //! `OMICSDB_ACC_DMODEL=64 OMICSDB_ACC_FLANK=300 OMICSDB_ACC_STEM_K=19 OMICSDB_ACC_STEM_POOL=10
@@ -89,8 +91,10 @@ fn acceptance() {
     let test_chroms: Vec<&str> = test_chroms.split(',').collect();
     let valid_chroms = std::env::var("OMICSDB_ACC_VALID").unwrap_or("chr5".into());
     let valid_chroms: Vec<&str> = valid_chroms.split(',').collect();
-    let (mut tr, mut va, mut te) =
+    let (tr, va, te) =
         (Dataset::with_bins(input_len, t, nb), Dataset::with_bins(input_len, t, nb), Dataset::with_bins(input_len, t, nb));
+    let (mut tr, mut va, mut te) = (tr.flanked(spec.flank_bp), va.flanked(spec.flank_bp), te.flanked(spec.flank_bp));
+    let mut last_window: Option<(String, String)> = None;
     for line in lines {
         let f: Vec<&str> = line.split('\t').collect();
         let seq: Vec<u8> = match genome.as_ref().filter(|_| spec.flank_bp > 0) {
@@ -133,6 +137,10 @@ fn acceptance() {
             }
             None => set.push(&ids, &y).unwrap(),
         }
+        if last_window.as_ref().is_some_and(|(c, e)| c == f[0] && e == f[1]) {
+            set.mark_continues();
+        }
+        last_window = Some((f[0].to_string(), f[2].to_string()));
     }
     println!("windows: {} train, {} valid, {} test", tr.n(), va.n(), te.n());
     let d = env("OMICSDB_ACC_DMODEL", 32);
@@ -169,6 +177,8 @@ fn acceptance() {
         patience: env("OMICSDB_ACC_PATIENCE", 2),
         rc_augment: env("OMICSDB_ACC_RC", 0) == 1,
         schedule: if env("OMICSDB_ACC_COSINE", 0) == 1 { super::LrSchedule::Cosine } else { super::LrSchedule::Constant },
+        shift_augment: env("OMICSDB_ACC_SHIFT", 0),
+        ema_decay: std::env::var("OMICSDB_ACC_EMA").ok().and_then(|v| v.parse().ok()).unwrap_or(0.0),
         ..Default::default()
     };
     let mut last = std::time::Instant::now();

@@ -2,12 +2,14 @@
 //!
 //! * [`dataset`]: windows as token ids plus encoded targets ([`Dataset`]).
 //! * [`trainer`]: the AdamW loop with per-epoch checkpoints, resume and early stopping.
+//! * [`ema`]: an exponential moving average of the weights (validated and kept).
 //! * [`metrics`]: Pearson r, AUROC, AUPRC, and per-track evaluation.
 //! * [`baseline`]: the k-mer count baseline (ridge for signal, L2 logistic regression for
 //!   peaks), solved by hand on small dense matrices (Cholesky / Newton).
 
 pub mod baseline;
 pub mod dataset;
+pub mod ema;
 pub mod metrics;
 pub mod trainer;
 

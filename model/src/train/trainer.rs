@@ -18,6 +18,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use super::dataset::Dataset;
+use super::ema::WeightAverage;
 use crate::ModelError;
 use crate::omics::OmicsNet;
 use crate::omics::loss::{kind_masks, multitask_loss};
@@ -47,6 +48,17 @@ pub struct TrainOptions {
     pub rc_augment: bool,
     /// Learning-rate schedule over the run's steps.
     pub schedule: LrSchedule,
+    /// Shift augmentation: move each training example by a seeded random offset of up to
+    /// this many bases either way, borrowing tokens (and bins) from the neighbouring
+    /// window ([`Dataset::shifted_example`]). With per-bin targets the offset is a whole
+    /// number of bins and the bin targets move with it, so the model sees each element at
+    /// many places in its input; without bins the window targets are kept, so keep it a
+    /// small jitter. 0: off.
+    pub shift_augment: usize,
+    /// Weight averaging: validate, checkpoint and keep an exponential moving average of
+    /// the weights with this decay per step (e.g. 0.99) instead of the raw weights
+    /// ([`super::ema::WeightAverage`]). 0: off.
+    pub ema_decay: f64,
 }
 
 /// How the learning rate changes over a run.
@@ -93,6 +105,8 @@ impl Default for TrainOptions {
             resume: false,
             rc_augment: false,
             schedule: LrSchedule::Constant,
+            shift_augment: 0,
+            ema_decay: 0.0,
         }
     }
 }
@@ -170,7 +184,7 @@ fn dataset_loss(net: &OmicsNet, data: &Dataset, masks: &(Tensor, Tensor), batch:
     let rows: Vec<usize> = (0..data.n()).collect();
     let mut total = 0.0;
     for chunk in rows.chunks(batch.max(1)) {
-        let (ids, y) = data.training_batch(chunk, &[], device)?;
+        let (ids, y) = data.training_batch(chunk, &[], &[], device)?;
         let loss = multitask_loss(&net.forward_bins(&ids)?.detach(), &y, &masks.0, &masks.1)?;
         total += loss.to_scalar::<f32>()? as f64 * chunk.len() as f64;
     }
@@ -236,6 +250,13 @@ pub fn train_observed(
             net.load_weights(&dir.join("last.safetensors"))?;
         }
     }
+    let mut average = if opts.ema_decay > 0.0 { Some(WeightAverage::new(net, opts.ema_decay)?) } else { None };
+    if let (Some(avg), Some(dir)) = (average.as_mut(), &opts.checkpoint_dir) {
+        let file = dir.join("average.safetensors");
+        if opts.resume && file.exists() && !state.epochs.is_empty() {
+            avg.load(net, &file)?;
+        }
+    }
     let params = ParamsAdamW { lr: opts.lr, weight_decay: opts.weight_decay, ..ParamsAdamW::default() };
     let mut opt = AdamW::new(net.trainable_vars(), params)?;
     let batch = opts.batch_size.max(1);
@@ -250,15 +271,26 @@ pub fn train_observed(
         rows.shuffle(&mut StdRng::seed_from_u64(opts.seed.wrapping_add(epoch as u64)));
         let steps = rows.len().div_ceil(batch);
         let mut flips = StdRng::seed_from_u64(opts.seed.wrapping_add(epoch as u64) ^ 0x7263_6175_67);
+        let mut shifts = StdRng::seed_from_u64(opts.seed.wrapping_add(epoch as u64) ^ 0x7368_6966_74);
+        // Offsets are drawn in steps of one bin (binned) or one base.
+        let step_bp = if train.bins > 0 { (train.window_len() / train.bins).max(1) } else { 1 };
+        let max_steps = (opts.shift_augment / step_bp) as i64;
         let t0 = Instant::now();
         let (mut sum, mut seen) = (0.0, 0usize);
         for (step, chunk) in rows.chunks(batch).enumerate() {
             opt.set_learning_rate(opts.schedule.at(opts.lr, (epoch - 1) * steps + step, opts.epochs * steps));
             let flip: Vec<bool> = chunk.iter().map(|_| opts.rc_augment && flips.random_bool(0.5)).collect();
-            let (ids, y) = train.training_batch(chunk, &flip, &device)?;
+            let shift: Vec<i64> = chunk
+                .iter()
+                .map(|_| if max_steps > 0 { shifts.random_range(-max_steps..=max_steps) * step_bp as i64 } else { 0 })
+                .collect();
+            let (ids, y) = train.training_batch(chunk, &flip, &shift, &device)?;
             let loss = multitask_loss(&net.forward_bins(&ids)?, &y, &masks.0, &masks.1)?;
             opt.backward_step(&loss)?;
             net.refresh()?;
+            if let Some(avg) = average.as_mut() {
+                avg.update()?;
+            }
             let value = loss.to_scalar::<f32>()? as f64;
             if !value.is_finite() {
                 return Err(bad("training", format!("loss became {value} at epoch {epoch}, step {}; lower --lr", step + 1)));
@@ -274,6 +306,10 @@ pub fn train_observed(
             });
         }
         let windows_per_s = seen as f64 / t0.elapsed().as_secs_f64().max(1e-9);
+        // Validation, the epoch hook and the best checkpoint see the averaged weights.
+        if let Some(avg) = average.as_mut() {
+            avg.swap(net)?;
+        }
         let valid_loss = dataset_loss(net, valid, &masks, batch * 4, &device)?;
         state.epochs.push(EpochReport { epoch, train_loss: sum / seen as f64, valid_loss, windows_per_s });
         if let Some(report) = state.epochs.last() {
@@ -285,18 +321,31 @@ pub fn train_observed(
             state.best_epoch = epoch;
         }
         if let Some(dir) = &opts.checkpoint_dir {
-            save_weights(net, &dir.join("last.safetensors"))?;
             if improved {
                 save_weights(net, &dir.join("best.safetensors"))?;
             }
+            if average.is_some() {
+                save_weights(net, &dir.join("average.safetensors"))?;
+            }
+        }
+        if let Some(avg) = average.as_mut() {
+            avg.swap(net)?;
+        }
+        if let Some(dir) = &opts.checkpoint_dir {
+            save_weights(net, &dir.join("last.safetensors"))?;
             save_state(dir, &state)?;
         }
     }
-    if let Some(dir) = &opts.checkpoint_dir {
-        let best = dir.join("best.safetensors");
-        if best.exists() {
-            net.load_weights(&best)?;
+    match (&opts.checkpoint_dir, average.as_mut()) {
+        (Some(dir), _) => {
+            let best = dir.join("best.safetensors");
+            if best.exists() {
+                net.load_weights(&best)?;
+            }
         }
+        // No checkpoints: keep the last average.
+        (None, Some(avg)) => avg.swap(net)?,
+        (None, None) => {}
     }
     Ok(TrainReport { epochs: state.epochs, best_epoch: state.best_epoch, stopped_early, seconds: started.elapsed().as_secs_f64() })
 }
@@ -348,21 +397,33 @@ mod tests {
         data
     }
 
-    #[test]
-    fn loss_decreases_and_runs_are_deterministic_and_resumable() {
-        let cfg = Config::from_json_str(
+    fn tiny_cfg() -> Config {
+        Config::from_json_str(
             r#"{"d_model":16,"n_layer":1,"d_inner":32,"vocab_size":12,"max_seq_len":24,"filter_order":16}"#,
             Path::new("tiny.json"),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    /// Trains a fresh tiny network; returns the report, the validation predictions and
+    /// the validation loss of the weights the network ends with.
+    fn run_toy(opts: &TrainOptions, train_set: &Dataset, valid_set: &Dataset) -> (TrainReport, Vec<Vec<f32>>, f64) {
+        let mut net = OmicsNet::random(&tiny_cfg(), 2, crate::omics::Pooling::MeanMax, None, &[0.0, 0.0], 4, &Device::Cpu).unwrap();
+        let report = train(&mut net, &spec(), train_set, valid_set, opts, &mut |_| {}).unwrap();
+        let masks = kind_masks(&spec(), &Device::Cpu).unwrap();
+        let kept = dataset_loss(&net, valid_set, &masks, opts.batch_size * 4, &Device::Cpu).unwrap();
+        (report, predict_raw(&net, valid_set, 8, &Device::Cpu).unwrap(), kept)
+    }
+
+    #[test]
+    fn loss_decreases_and_runs_are_deterministic_and_resumable() {
         let (train_set, valid_set) = (toy_data(64, 1), toy_data(32, 2));
         let dir = std::env::temp_dir().join(format!("omics-train-{}", std::process::id()));
         std::fs::remove_dir_all(&dir).ok();
         let opts = TrainOptions { epochs: 4, batch_size: 16, lr: 5e-3, seed: 9, checkpoint_dir: Some(dir.clone()), ..Default::default() };
         let run = |opts: &TrainOptions| {
-            let mut net = OmicsNet::random(&cfg, 2, crate::omics::Pooling::MeanMax, None, &[0.0, 0.0], 4, &Device::Cpu).unwrap();
-            let report = train(&mut net, &spec(), &train_set, &valid_set, opts, &mut |_| {}).unwrap();
-            (report, predict_raw(&net, &valid_set, 8, &Device::Cpu).unwrap())
+            let (report, pred, _) = run_toy(opts, &train_set, &valid_set);
+            (report, pred)
         };
         let (a, pa) = run(&opts);
         assert!(a.epochs.last().unwrap().train_loss < a.epochs[0].train_loss * 0.9, "{:?}", a.epochs);
@@ -376,6 +437,39 @@ mod tests {
         let (c, _) = run(&more);
         assert_eq!(c.epochs.len(), 6);
         assert_eq!(losses(&c)[..4], losses(&a)[..]);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn weight_averaging_is_what_is_validated_kept_and_resumed() {
+        let (train_set, valid_set) = (toy_data(64, 1), toy_data(32, 2));
+        let dir = std::env::temp_dir().join(format!("omics-train-ema-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        let opts = TrainOptions {
+            epochs: 4,
+            batch_size: 16,
+            lr: 5e-3,
+            seed: 9,
+            patience: 100,
+            ema_decay: 0.9,
+            checkpoint_dir: Some(dir.clone()),
+            ..Default::default()
+        };
+        let (a, pa, kept) = run_toy(&opts, &train_set, &valid_set);
+        // The kept weights are the best epoch's average, whose validation loss was reported.
+        assert!((kept - a.epochs[a.best_epoch - 1].valid_loss).abs() < 1e-6, "{kept} vs {:?}", a.epochs);
+        assert!(dir.join("average.safetensors").exists());
+        // Averaging changes the result (the raw weights are not what is kept).
+        std::fs::remove_dir_all(&dir).ok();
+        let (_, raw, _) = run_toy(&TrainOptions { ema_decay: 0.0, ..opts.clone() }, &train_set, &valid_set);
+        assert_ne!(pa, raw);
+        // A resumed run continues the averaged history.
+        std::fs::remove_dir_all(&dir).ok();
+        run_toy(&TrainOptions { epochs: 2, ..opts.clone() }, &train_set, &valid_set);
+        let (c, _, _) = run_toy(&TrainOptions { resume: true, ..opts.clone() }, &train_set, &valid_set);
+        assert_eq!(c.epochs.len(), 4);
+        let losses = |r: &TrainReport| r.epochs.iter().map(|e| (e.train_loss, e.valid_loss)).collect::<Vec<_>>();
+        assert_eq!(losses(&c)[..2], losses(&a)[..2]);
         std::fs::remove_dir_all(&dir).ok();
     }
 }

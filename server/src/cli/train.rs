@@ -121,6 +121,19 @@ pub struct TrainArgs {
     /// Reverse-complement a random half of every training batch (augmentation).
     #[arg(long)]
     pub rc_augment: bool,
+    /// Shift augmentation: move every training window by a random offset of up to this
+    /// many bases either way, taking the bases (and, with `--bin-size`, the bin targets)
+    /// from the neighbouring window, so each element is seen at many places in the
+    /// input. With `--bin-size` the offset is a whole number of bins; without it the
+    /// window targets are kept, so keep it a small jitter (a few bases). Windows need
+    /// tiled neighbours (stride = width); others are not shifted. 0: off.
+    #[arg(long, default_value_t = 0)]
+    pub shift_augment: usize,
+    /// Weight averaging: validate, checkpoint and keep an exponential moving average of
+    /// the weights with this decay per optimiser step (e.g. 0.99, a horizon of about 100
+    /// steps) instead of the raw weights. 0: off.
+    #[arg(long, default_value_t = 0.0)]
+    pub ema_decay: f64,
     /// Note stored with the model.
     #[arg(long, default_value = "")]
     pub note: String,
@@ -183,6 +196,8 @@ pub fn run(db: &Database, args: TrainArgs) -> Result<()> {
             patience: args.patience,
             resume: args.resume,
             rc_augment: args.rc_augment,
+            shift_augment: args.shift_augment,
+            ema_decay: args.ema_decay,
             schedule: args.lr_schedule,
             ..Default::default()
         },
