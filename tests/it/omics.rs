@@ -240,8 +240,9 @@ fn stem_model_learns_and_serves_through_sql() {
     assert!(err.contains("stem"), "{err}");
 }
 
-/// Per-bin outputs, motif seeds and the fused ReLU stem: the seeds find the planted
-/// motif, the model learns it and `predict_omics` serves it; without the bin window set,
+/// Per-bin outputs, motif seeds, the fused ReLU stem, shift augmentation and weight
+/// averaging: the seeds find the planted motif, the model learns it and `predict_omics`
+/// serves it; without the bin window set,
 /// training says how to make one.
 #[test]
 fn binned_seeded_stem_model_learns_and_serves() {
@@ -261,6 +262,8 @@ fn binned_seeded_stem_model_learns_and_serves() {
             patience: 12,
             rc_augment: true,
             schedule: omicsdb::train::LrSchedule::Cosine,
+            shift_augment: 64,
+            ema_decay: 0.9,
             ..Default::default()
         },
         note: "bins".into(),
@@ -270,6 +273,8 @@ fn binned_seeded_stem_model_learns_and_serves() {
     assert!(out.model_metrics[0].auroc.unwrap() > 0.8, "{:?} (baseline {:?})", out.model_metrics, out.baseline_metrics);
     assert_eq!(out.meta.config["omics"]["bin_bp"], 32);
     assert_eq!(out.meta.config["omics"]["stem"]["activation"], "relu");
+    assert_eq!(out.meta.metrics["training"]["shift_augment"], 64);
+    assert_eq!(out.meta.metrics["training"]["ema_decay"], 0.9);
     // The first seed is an 8-mer of the planted motif (which is its own reverse complement).
     let seeds = out.meta.metrics["training"]["motif_seeds"].as_array().unwrap();
     let first = seeds[0]["kmer"].as_str().unwrap();

@@ -21,7 +21,8 @@
 //! (motif seeds per track, 0), `OMICSDB_ACC_GELU` (1: the GELU stem instead of ReLU),
 //! `OMICSDB_ACC_TEST` / `OMICSDB_ACC_VALID` (comma-separated chromosomes; chr6 / chr5),
 //! `OMICSDB_ACC_SHIFT` (shift augmentation, at most this many bp; 0), `OMICSDB_ACC_EMA`
-//! (weight-average decay per step; 0: off).
+//! (weight-average decay per step; 0: off), `OMICSDB_ACC_DUMP` (a file for the held-out
+//! outputs and targets, one row per window).
 //!
 //! `scripts/acceptance_omics.sh` runs the same recipe through `omicsdb train`:
 //! `OMICSDB_ACC_DMODEL=64 OMICSDB_ACC_FLANK=300 OMICSDB_ACC_STEM_K=19 OMICSDB_ACC_STEM_POOL=10
@@ -236,6 +237,23 @@ fn acceptance() {
     let fused = te.n() as f64 / t1.elapsed().as_secs_f64();
     println!("held-out inference (fused, batch 16): {fused:.1} windows/s -> 3.1 M windows in {:.2} h", 3.1e6 / fused / 3600.0);
     let targets: Vec<Vec<f32>> = (0..t).map(|i| te.target_column(i)).collect();
+    if let Ok(dump) = std::env::var("OMICSDB_ACC_DUMP") {
+        // Held-out raw outputs (both strands averaged when OMICSDB_ACC_RCAVG=1), one row per
+        // window in the TSV's order, for error analysis against truth.tsv.
+        let mut pred = pred.clone();
+        if rc_avg {
+            let other = super::trainer::predict_raw(&net, &te_rc, 64, &Device::Cpu).unwrap();
+            for (a, b) in pred.iter_mut().zip(&other) {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x = 0.5 * (*x + y));
+            }
+        }
+        let mut out = String::new();
+        for i in 0..te.n() {
+            let row: Vec<String> = (0..t).map(|k| format!("{}\t{}", pred[k][i], targets[k][i])).collect();
+            out += &format!("{i}\t{}\n", row.join("\t"));
+        }
+        std::fs::write(&dump, out).unwrap();
+    }
     let ours = evaluate_tracks(&spec, &pred, &targets);
     let t2 = std::time::Instant::now();
     let base = KmerBaseline::fit(&spec, &tr, 1);
