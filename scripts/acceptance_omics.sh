@@ -27,7 +27,8 @@ time "$OMICSDB" train --model syn_omics --holdout-chroms chr6 --valid-chroms chr
   --epochs "${EPOCHS:-12}" --patience 20 --batch-size 32 --lr 5e-3 --lr-schedule cosine \
   --d-model 64 --n-layer 2 --flank 300 --pooling mean-max \
   --stem-kernel 19 --stem-pool 10 --stem-filters 128 --motif-seeds 8 \
-  --bin-size 100 --bin-context 2 --rc-augment --rc-average --seed 1 "$@"
+  --bin-size 100 --bin-context 2 --rc-augment --shift-augment 300 --ema-decay 0.99 \
+  --rc-average --seed 1 "$@"
 "$OMICSDB" model show syn_omics
 # Inference through SQL over a held-out chromosome (model calls, no cache hits: a fresh model).
 time "$OMICSDB" sql "SELECT count(*) AS n, avg(predict_omics(region, 'liver', 'atac_seq')) AS mean_p FROM windows WHERE chrom = 'chr6'"
