@@ -21,28 +21,40 @@ fn cpu_f32(ts: &[&Tensor]) -> bool {
     ts.iter().all(|t| t.dtype() == DType::F32 && t.device().is_cpu())
 }
 
-/// Runs `f(first_row, out_rows, partial)` over row chunks of `out` (rows of `width`) on
-/// candle's threads; each chunk's `partial` (`sums` long) starts at zero, and their sum is
-/// returned (the column sums that parameter gradients need).
-fn rows_and_sums(out: &mut [f32], width: usize, sums: usize, f: impl Fn(usize, &mut [f32], &mut [f32]) + Sync) -> Vec<f32> {
-    let rows = if width == 0 { 0 } else { out.len() / width };
-    // Below ~32 k elements a thread costs more than it saves.
-    let threads = candle_core::utils::get_num_threads().clamp(1, (out.len() / 32_768).max(1));
+/// Runs `f(first_row, row_count, out_rows, partial)` over chunks of `rows` rows on
+/// candle's threads, handing each chunk its rows of `out` (`width` values per row; `out`
+/// may be empty with `width` 0 when nothing is written per row). Each chunk's `partial`
+/// (`sums` long) starts at zero, and their sum is returned: the column sums that
+/// parameter gradients need.
+fn rows_and_sums(
+    out: &mut [f32],
+    rows: usize,
+    width: usize,
+    sums: usize,
+    f: impl Fn(usize, usize, &mut [f32], &mut [f32]) + Sync,
+) -> Vec<f32> {
+    // Below ~32 k values a thread costs more than it saves.
+    let work = rows * width.max(sums).max(1);
+    let threads = candle_core::utils::get_num_threads().clamp(1, (work / 32_768).max(1));
     let per = rows.div_ceil(threads).max(1);
     let partials: Vec<Vec<f32>> = if threads == 1 {
         let mut p = vec![0f32; sums];
-        f(0, out, &mut p);
+        f(0, rows, out, &mut p);
         vec![p]
     } else {
         std::thread::scope(|scope| {
-            let handles: Vec<_> = out
-                .chunks_mut(per * width)
-                .enumerate()
-                .map(|(i, chunk)| {
+            let mut rest = out;
+            let handles: Vec<_> = (0..rows.div_ceil(per))
+                .map(|i| {
+                    let first = i * per;
+                    let count = per.min(rows - first);
+                    let at = (count * width).min(rest.len());
+                    let (chunk, tail) = std::mem::take(&mut rest).split_at_mut(at);
+                    rest = tail;
                     let f = &f;
                     scope.spawn(move || {
                         let mut p = vec![0f32; sums];
-                        f(i * per, chunk, &mut p);
+                        f(first, count, chunk, &mut p);
                         p
                     })
                 })
@@ -97,7 +109,7 @@ impl CustomOp2 for AddBias {
             candle_core::bail!("add_bias: bias of {} does not divide {:?}", b.len(), l1.shape());
         }
         let mut out = x.to_vec();
-        rows_and_sums(&mut out, b.len(), 0, |_, rows, _| {
+        rows_and_sums(&mut out, x.len() / b.len(), b.len(), 0, |_, _, rows, _| {
             for row in rows.chunks_mut(b.len()) {
                 row.iter_mut().zip(b).for_each(|(o, &v)| *o += v);
             }
@@ -125,10 +137,9 @@ impl CustomOp1 for ColumnSums {
         if c == 0 || g.len() % c != 0 {
             candle_core::bail!("column sums: {c} columns do not divide {:?}", l.shape());
         }
-        // The input is only read; the row chunks are walked through a scratch index.
-        let mut index = vec![0f32; g.len() / c];
-        let sums = rows_and_sums(&mut index, 1, c, |first, chunk, acc| {
-            for r in first..first + chunk.len() {
+        // Nothing is written per row: the chunks are of an empty output.
+        let sums = rows_and_sums(&mut [], g.len() / c, 0, c, |first, rows, _, acc| {
+            for r in first..first + rows {
                 acc.iter_mut().zip(&g[r * c..(r + 1) * c]).for_each(|(a, &v)| *a += v);
             }
         });
@@ -170,7 +181,7 @@ impl CustomOp3 for LayerNorm {
             candle_core::bail!("layer_norm: weight {} and bias {} do not fit {:?}", c, b.len(), l1.shape());
         }
         let mut out = vec![0f32; x.len()];
-        rows_and_sums(&mut out, c, 0, |first, rows, _| {
+        rows_and_sums(&mut out, x.len() / c, c, 0, |first, _, rows, _| {
             for (i, o) in rows.chunks_mut(c).enumerate() {
                 let row = &x[(first + i) * c..(first + i + 1) * c];
                 let (mean, sd) = moments(row, self.eps);
@@ -212,7 +223,7 @@ impl CustomOp3 for LayerNormGrad {
         let rows = x.len() / c;
         let mut out = vec![0f32; (rows + 2) * c];
         let (gx, params) = out.split_at_mut(rows * c);
-        let sums = rows_and_sums(gx, c, 2 * c, |first, chunk, acc| {
+        let sums = rows_and_sums(gx, rows, c, 2 * c, |first, _, chunk, acc| {
             let mut xhat = vec![0f32; c];
             let mut gw = vec![0f32; c];
             for (i, o) in chunk.chunks_mut(c).enumerate() {
@@ -273,7 +284,7 @@ impl CustomOp3 for ShortConv {
         let (p, w, bias) = (f32s(s1, l1, "short_conv input")?, f32s(s2, l2, "short_conv taps")?, f32s(s3, l3, "short_conv bias")?);
         let (_, l, c, k) = conv_dims(l1, l2, bias.len())?;
         let mut out = vec![0f32; p.len()];
-        rows_and_sums(&mut out, c, 0, |first, rows, _| {
+        rows_and_sums(&mut out, p.len() / c, c, 0, |first, _, rows, _| {
             for (i, o) in rows.chunks_mut(c).enumerate() {
                 let r = first + i;
                 let t = r % l;
@@ -327,7 +338,7 @@ impl CustomOp3 for ShortConvGrad {
         let rows = p.len() / c;
         let mut out = vec![0f32; (rows + k + 1) * c];
         let (gp, params) = out.split_at_mut(rows * c);
-        let sums = rows_and_sums(gp, c, (k + 1) * c, |first, chunk, acc| {
+        let sums = rows_and_sums(gp, rows, c, (k + 1) * c, |first, _, chunk, acc| {
             for (i, o) in chunk.chunks_mut(c).enumerate() {
                 let r = first + i;
                 let t = r % l;
