@@ -33,8 +33,9 @@ fn rows_and_sums(
     sums: usize,
     f: impl Fn(usize, usize, &mut [f32], &mut [f32]) + Sync,
 ) -> Vec<f32> {
-    // Below ~32 k values a thread costs more than it saves.
-    let work = rows * width.max(sums).max(1);
+    // Below ~32 k values (rows of output, or rows read when nothing is written) a thread
+    // costs more than it saves.
+    let work = rows * width.max(1);
     let threads = candle_core::utils::get_num_threads().clamp(1, (work / 32_768).max(1));
     let per = rows.div_ceil(threads).max(1);
     let partials: Vec<Vec<f32>> = if threads == 1 {
