@@ -206,6 +206,23 @@ fn save_weights(net: &OmicsNet, file: &Path) -> Result<(), ModelError> {
     std::fs::rename(&tmp, file).map_err(|source| ModelError::Io { path: file.to_path_buf(), source })
 }
 
+/// Rejects a weight-average decay outside `[0, 1)` and a shift that cannot move any
+/// example: under one bin, or over one window.
+fn check_regularisers(opts: &TrainOptions, train: &Dataset) -> Result<(), ModelError> {
+    if !(0.0..1.0).contains(&opts.ema_decay) {
+        return Err(bad("--ema-decay", format!("{} is outside [0, 1): use e.g. 0.99, or 0 for no averaging", opts.ema_decay)));
+    }
+    let window = train.window_len();
+    let step = if train.bins > 0 { (window / train.bins).max(1) } else { 1 };
+    if opts.shift_augment > 0 && (opts.shift_augment < step || opts.shift_augment > window) {
+        return Err(bad(
+            "--shift-augment",
+            format!("{} bp cannot move a {window} bp window in steps of {step} bp: use {step} to {window} (a whole number of bins with --bin-size), or 0", opts.shift_augment),
+        ));
+    }
+    Ok(())
+}
+
 /// Trains `net` on `train`, validating on `valid`, and leaves the best epoch's weights in
 /// it. `progress` is called after every optimiser step.
 pub fn train(
@@ -237,6 +254,7 @@ pub fn train_observed(
     if valid.n() == 0 {
         return Err(ModelError::EmptyInput { what: "validation set (no windows on the validation chromosomes)".into() });
     }
+    check_regularisers(opts, train)?;
     let device = Device::Cpu;
     let masks = kind_masks(spec, &device)?;
     let mut state = LoopState::default();
@@ -438,6 +456,20 @@ mod tests {
         assert_eq!(c.epochs.len(), 6);
         assert_eq!(losses(&c)[..4], losses(&a)[..]);
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn bad_regularisers_are_clear_errors() {
+        let (train_set, valid_set) = (toy_data(16, 1), toy_data(8, 2));
+        let mut net = OmicsNet::random(&tiny_cfg(), 2, crate::omics::Pooling::MeanMax, None, &[0.0, 0.0], 4, &Device::Cpu).unwrap();
+        for (opts, says) in [
+            (TrainOptions { ema_decay: 1.0, ..Default::default() }, "--ema-decay"),
+            (TrainOptions { ema_decay: f64::NAN, ..Default::default() }, "--ema-decay"),
+            (TrainOptions { shift_augment: 25, ..Default::default() }, "--shift-augment"),
+        ] {
+            let err = train(&mut net, &spec(), &train_set, &valid_set, &opts, &mut |_| {}).unwrap_err().to_string();
+            assert!(err.contains(says), "{err}");
+        }
     }
 
     #[test]
