@@ -15,10 +15,10 @@ fn channel_block(d: usize) -> usize {
 /// Time steps per tile in the channels-first kernel.
 const TIME_TILE: usize = 64;
 
-fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
+pub(crate) fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
     match (s, l.contiguous_offsets()) {
         (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
-        _ => candle_core::bail!("fused hyena kernel: {what} must be a contiguous f32 tensor"),
+        _ => candle_core::bail!("{what} must be a contiguous f32 tensor"),
     }
 }
 
@@ -57,7 +57,7 @@ impl Params<'_> {
 
 fn params<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<Params<'a>> {
     let (rows, c3) = l.shape().dims2()?;
-    Ok(Params { rows: f32_slice(s, l, "short-conv params")?, k: rows - 2, c3 })
+    Ok(Params { rows: f32_slice(s, l, "fused hyena kernel: short-conv params")?, k: rows - 2, c3 })
 }
 
 /// The largest time tile (of 64, 32, ..., 1 steps) that divides `len`.
@@ -76,7 +76,7 @@ impl CustomOp2 for GateIn {
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let (b, len, c3) = l1.shape().dims3()?;
-        let p = f32_slice(s1, l1, "projection")?;
+        let p = f32_slice(s1, l1, "fused hyena kernel: projection")?;
         let prm = params(s2, l2)?;
         let d = c3 / 3;
         let cb = channel_block(d);
@@ -127,8 +127,8 @@ impl CustomOp3 for GateOut {
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (b, d, len) = l1.shape().dims3()?;
-        let y = f32_slice(s1, l1, "long-conv output")?;
-        let p = f32_slice(s2, l2, "projection")?;
+        let y = f32_slice(s1, l1, "fused hyena kernel: long-conv output")?;
+        let p = f32_slice(s2, l2, "fused hyena kernel: projection")?;
         let prm = params(s3, l3)?;
         let c3 = 3 * d;
         let tt = time_tile(len);
@@ -178,7 +178,7 @@ impl candle_core::InplaceOp2 for BiasGelu {
     }
 
     fn cpu_fwd(&self, s1: &mut CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<()> {
-        let bias = f32_slice(s2, l2, "bias")?;
+        let bias = f32_slice(s2, l2, "fused hyena kernel: bias")?;
         let width = bias.len();
         let h = match (s1, l1.contiguous_offsets()) {
             (CpuStorage::F32(v), Some((a, b))) => &mut v[a..b],
@@ -240,8 +240,8 @@ impl CustomOp2 for MatmulT {
         if k != k2 {
             candle_core::bail!("hyena_matmul_t: {:?} · {:?}ᵀ", l1.shape(), l2.shape());
         }
-        let x = f32_slice(s1, l1, "input")?;
-        let w = f32_slice(s2, l2, "weight")?;
+        let x = f32_slice(s1, l1, "fused hyena kernel: input")?;
+        let w = f32_slice(s2, l2, "fused hyena kernel: weight")?;
         let mut out = Vec::with_capacity(b * len * n);
         // SAFETY: f32 has no invalid bit patterns, and gemm overwrites every element
         // (accumulate = false) before anything reads them.
@@ -289,9 +289,9 @@ impl CustomOp3 for LinearResidual {
         if k != k2 || l3.shape().dims() != [b, len, n] || self.bias.as_ref().is_some_and(|v| v.len() != n) {
             candle_core::bail!("hyena_linear_residual: {:?} · {:?}ᵀ + {:?}", l1.shape(), l2.shape(), l3.shape());
         }
-        let x = f32_slice(s1, l1, "input")?;
-        let w = f32_slice(s2, l2, "weight")?;
-        let r = f32_slice(s3, l3, "residual")?;
+        let x = f32_slice(s1, l1, "fused hyena kernel: input")?;
+        let w = f32_slice(s2, l2, "fused hyena kernel: weight")?;
+        let r = f32_slice(s3, l3, "fused hyena kernel: residual")?;
         let mut out = r.to_vec();
         if let Some(bias) = &self.bias {
             for row in out.chunks_exact_mut(n) {

@@ -34,10 +34,8 @@ pub struct HyenaOperator {
     out_proj_residual: LinearResidual,
     /// Taps, short-conv bias and in_proj bias as `[K + 2, 3D]` for the fused kernels.
     pub(crate) fused_params: Tensor,
-    /// Short-filter taps as `[K, 3D]` rows (tap `K−1` multiplies the current step).
-    short_taps: Vec<Tensor>,
-    /// The same taps as one `[K, 3D]` tensor (the fused training op's operand).
-    short_taps_kc: Tensor,
+    /// Short-filter taps as `[K, 3D]` (row `K−1` multiplies the current step).
+    short_taps: Tensor,
     short_bias: Tensor,
     /// `filter_fn`: the implicit long filter and the skip term.
     pub filter_fn: HyenaFilter,
@@ -50,7 +48,6 @@ impl HyenaOperator {
         let d = cfg.d_model;
         let kw = cfg.short_filter_order;
         let w = vb.get((3 * d, 1, kw), "short_filter.weight")?.squeeze(1)?.t()?.contiguous()?;
-        let short_taps = (0..kw).map(|j| w.get(j)).collect::<candle_core::Result<Vec<_>>>()?;
         let in_proj = linear(d, 3 * d, vb.pp("in_proj"))?;
         let out_proj = linear(d, d, vb.pp("out_proj"))?;
         let short_bias = vb.get(3 * d, "short_filter.bias")?;
@@ -63,8 +60,7 @@ impl HyenaOperator {
             out_proj_residual: LinearResidual::of(&out_proj)?,
             out_proj,
             fused_params,
-            short_taps,
-            short_taps_kc: w.clone(),
+            short_taps: w.clone(),
             short_bias,
             filter_fn: HyenaFilter::new(cfg, vb.pp("filter_fn"))?,
             d_model: d,
@@ -74,15 +70,15 @@ impl HyenaOperator {
     /// Causal depthwise conv on channels-last `p: [B, L, C]`:
     /// `s[t] = bias + Σ_j w_j · p[t − (K−1) + j]` (PyTorch `Conv1d(padding=K−1)`, first `L` outputs).
     fn short_conv(&self, p: &Tensor) -> candle_core::Result<Tensor> {
-        if train_ops::is_cpu_f32(&[p, &self.short_taps_kc, &self.short_bias]) {
-            return train_ops::short_conv(p, &self.short_taps_kc, &self.short_bias);
+        if train_ops::is_cpu_f32(&[p, &self.short_taps, &self.short_bias]) {
+            return train_ops::short_conv(p, &self.short_taps, &self.short_bias);
         }
         let (_, len, _) = p.dims3()?;
-        let kw = self.short_taps.len();
+        let kw = self.short_taps.dim(0)?;
         let padded = p.pad_with_zeros(1, kw - 1, 0)?;
-        let mut s = p.broadcast_mul(&self.short_taps[kw - 1])?.broadcast_add(&self.short_bias)?;
-        for (j, tap) in self.short_taps.iter().enumerate().take(kw - 1) {
-            s = (s + padded.narrow(1, j, len)?.broadcast_mul(tap)?)?;
+        let mut s = p.broadcast_mul(&self.short_taps.get(kw - 1)?)?.broadcast_add(&self.short_bias)?;
+        for j in 0..kw - 1 {
+            s = (s + padded.narrow(1, j, len)?.broadcast_mul(&self.short_taps.get(j)?)?)?;
         }
         Ok(s)
     }

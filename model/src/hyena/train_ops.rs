@@ -8,16 +8,10 @@
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
 
-/// The values of a contiguous f32 tensor.
-fn f32s<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
-    match (s, l.contiguous_offsets()) {
-        (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
-        _ => candle_core::bail!("{what}: expected a contiguous f32 tensor"),
-    }
-}
+use super::fused::f32_slice;
 
-/// Whether every tensor is f32 on the CPU (the fused ops' domain).
-fn cpu_f32(ts: &[&Tensor]) -> bool {
+/// Whether the fused ops apply: every tensor f32 on the CPU.
+pub fn is_cpu_f32(ts: &[&Tensor]) -> bool {
     ts.iter().all(|t| t.dtype() == DType::F32 && t.device().is_cpu())
 }
 
@@ -73,7 +67,7 @@ fn rows_and_sums(
 /// `x + bias` over the last dimension (`x: [..., C]`, `bias: [C]`); the bias gradient is
 /// the column sum of the output gradient.
 pub fn add_bias(x: &Tensor, bias: &Tensor) -> Result<Tensor> {
-    if !cpu_f32(&[x, bias]) {
+    if !is_cpu_f32(&[x, bias]) {
         return x.broadcast_add(bias);
     }
     x.contiguous()?.apply_op2(bias, AddBias)
@@ -105,7 +99,7 @@ impl CustomOp2 for AddBias {
     }
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (x, b) = (f32s(s1, l1, "add_bias x")?, f32s(s2, l2, "add_bias bias")?);
+        let (x, b) = (f32_slice(s1, l1, "add_bias x")?, f32_slice(s2, l2, "add_bias bias")?);
         if b.is_empty() || x.len() % b.len() != 0 {
             candle_core::bail!("add_bias: bias of {} does not divide {:?}", b.len(), l1.shape());
         }
@@ -133,7 +127,7 @@ impl CustomOp1 for ColumnSums {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let g = f32s(s, l, "column sums")?;
+        let g = f32_slice(s, l, "column sums")?;
         let c = self.0;
         if c == 0 || g.len() % c != 0 {
             candle_core::bail!("column sums: {c} columns do not divide {:?}", l.shape());
@@ -151,7 +145,7 @@ impl CustomOp1 for ColumnSums {
 /// LayerNorm over the last dimension, `(x − μ)/√(σ² + eps) · weight + bias`, the same
 /// function as `candle_nn::ops::layer_norm_slow`, with the analytic backward pass.
 pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f32) -> Result<Tensor> {
-    if !cpu_f32(&[x, weight, bias]) {
+    if !is_cpu_f32(&[x, weight, bias]) {
         return candle_nn::ops::layer_norm_slow(x, weight, bias, eps);
     }
     x.contiguous()?.apply_op3(weight, bias, LayerNorm { eps })
@@ -176,7 +170,7 @@ impl CustomOp3 for LayerNorm {
     }
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (x, w, b) = (f32s(s1, l1, "layer_norm x")?, f32s(s2, l2, "layer_norm weight")?, f32s(s3, l3, "layer_norm bias")?);
+        let (x, w, b) = (f32_slice(s1, l1, "layer_norm x")?, f32_slice(s2, l2, "layer_norm weight")?, f32_slice(s3, l3, "layer_norm bias")?);
         let c = w.len();
         if c == 0 || b.len() != c || x.len() % c != 0 {
             candle_core::bail!("layer_norm: weight {} and bias {} do not fit {:?}", c, b.len(), l1.shape());
@@ -216,7 +210,7 @@ impl CustomOp3 for LayerNormGrad {
     }
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (x, w, g) = (f32s(s1, l1, "layer_norm grad x")?, f32s(s2, l2, "layer_norm grad weight")?, f32s(s3, l3, "layer_norm grad")?);
+        let (x, w, g) = (f32_slice(s1, l1, "layer_norm grad x")?, f32_slice(s2, l2, "layer_norm grad weight")?, f32_slice(s3, l3, "layer_norm grad")?);
         let c = w.len();
         if c == 0 || x.len() != g.len() || x.len() % c != 0 {
             candle_core::bail!("layer_norm grad: shapes do not fit ({} / {} / {c})", x.len(), g.len());
@@ -259,10 +253,6 @@ pub fn short_conv(p: &Tensor, taps: &Tensor, bias: &Tensor) -> Result<Tensor> {
     p.contiguous()?.apply_op3(&taps.contiguous()?, bias, ShortConv)
 }
 
-/// Whether the fused ops apply: every tensor f32 on the CPU.
-pub fn is_cpu_f32(ts: &[&Tensor]) -> bool {
-    cpu_f32(ts)
-}
 
 struct ShortConv;
 
@@ -282,7 +272,7 @@ impl CustomOp3 for ShortConv {
     }
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (p, w, bias) = (f32s(s1, l1, "short_conv input")?, f32s(s2, l2, "short_conv taps")?, f32s(s3, l3, "short_conv bias")?);
+        let (p, w, bias) = (f32_slice(s1, l1, "short_conv input")?, f32_slice(s2, l2, "short_conv taps")?, f32_slice(s3, l3, "short_conv bias")?);
         let (_, l, c, k) = conv_dims(l1, l2, bias.len())?;
         let mut out = vec![0f32; p.len()];
         rows_and_sums(&mut out, p.len() / c, c, 0, |first, _, rows, _| {
@@ -330,7 +320,7 @@ impl CustomOp3 for ShortConvGrad {
     }
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (p, w, g) = (f32s(s1, l1, "short_conv grad input")?, f32s(s2, l2, "short_conv grad taps")?, f32s(s3, l3, "short_conv grad")?);
+        let (p, w, g) = (f32_slice(s1, l1, "short_conv grad input")?, f32_slice(s2, l2, "short_conv grad taps")?, f32_slice(s3, l3, "short_conv grad")?);
         let (c, k) = (l1.shape().dims3()?.2, l2.shape().dims2()?.0);
         let (_, l, _, _) = conv_dims(l1, l2, c)?;
         if g.len() != p.len() {

@@ -8,7 +8,7 @@
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 
-use crate::hyena::fused::fast_tanh;
+use crate::hyena::fused::{f32_slice, fast_tanh};
 use crate::long_conv::kernels::par_rows;
 
 const SQRT_TWO_OVER_PI: f32 = 0.797_884_6;
@@ -49,17 +49,6 @@ fn fill(out: &mut [f32], f: impl Fn(usize) -> f32 + Sync) {
     });
 }
 
-/// The values of a contiguous f32 tensor (callers make their inputs contiguous).
-fn f32_values<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
-    let CpuStorage::F32(data) = storage else {
-        candle_core::bail!("gelu: expected f32 storage");
-    };
-    match layout.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => candle_core::bail!("gelu: expected a contiguous tensor"),
-    }
-}
-
 struct Gelu;
 
 impl CustomOp1 for Gelu {
@@ -68,7 +57,7 @@ impl CustomOp1 for Gelu {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = f32_values(storage, layout)?;
+        let x = f32_slice(storage, layout, "gelu input")?;
         let mut out = vec![0f32; x.len()];
         fill(&mut out, |i| forward(x[i]));
         Ok((CpuStorage::F32(out), layout.shape().clone()))
@@ -91,7 +80,7 @@ impl CustomOp2 for GeluGrad {
         if l1.shape() != l2.shape() {
             candle_core::bail!("gelu grad: shapes {:?} and {:?} differ", l1.shape(), l2.shape());
         }
-        let (x, g) = (f32_values(s1, l1)?, f32_values(s2, l2)?);
+        let (x, g) = (f32_slice(s1, l1, "gelu grad input")?, f32_slice(s2, l2, "gelu grad")?);
         let mut out = vec![0f32; x.len()];
         fill(&mut out, |i| g[i] * derivative(x[i]));
         Ok((CpuStorage::F32(out), l1.shape().clone()))

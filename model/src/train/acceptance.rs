@@ -201,7 +201,8 @@ fn acceptance() {
         d
     };
     let rc_avg = env("OMICSDB_ACC_RCAVG", 0) == 1;
-    let mut on_epoch = |net: &OmicsNet, e: &super::EpochReport| {
+    // Held-out raw outputs, both strands averaged when OMICSDB_ACC_RCAVG=1.
+    let held_out = |net: &OmicsNet| {
         let mut pred = super::trainer::predict_raw(net, &te, 64, &Device::Cpu).unwrap();
         if rc_avg {
             let other = super::trainer::predict_raw(net, &te_rc, 64, &Device::Cpu).unwrap();
@@ -209,7 +210,10 @@ fn acceptance() {
                 a.iter_mut().zip(b).for_each(|(x, y)| *x = 0.5 * (*x + y));
             }
         }
-        let m = evaluate_tracks(&spec, &pred, &targets);
+        pred
+    };
+    let mut on_epoch = |net: &OmicsNet, e: &super::EpochReport| {
+        let m = evaluate_tracks(&spec, &held_out(net), &targets);
         let f = |v: Option<f64>| v.map_or("-".into(), |x| format!("{x:.3}"));
         let line: Vec<String> = m.iter().map(|m| format!("{} r={} auroc={}", m.track, f(m.pearson), f(m.auroc))).collect();
         println!("epoch {} valid loss {:.4} | held-out: {}", e.epoch, e.valid_loss, line.join("; "));
@@ -236,17 +240,9 @@ fn acceptance() {
     }
     let fused = te.n() as f64 / t1.elapsed().as_secs_f64();
     println!("held-out inference (fused, batch 16): {fused:.1} windows/s -> 3.1 M windows in {:.2} h", 3.1e6 / fused / 3600.0);
-    let targets: Vec<Vec<f32>> = (0..t).map(|i| te.target_column(i)).collect();
     if let Ok(dump) = std::env::var("OMICSDB_ACC_DUMP") {
-        // Held-out raw outputs (both strands averaged when OMICSDB_ACC_RCAVG=1), one row per
-        // window in the TSV's order, for error analysis against truth.tsv.
-        let mut pred = pred.clone();
-        if rc_avg {
-            let other = super::trainer::predict_raw(&net, &te_rc, 64, &Device::Cpu).unwrap();
-            for (a, b) in pred.iter_mut().zip(&other) {
-                a.iter_mut().zip(b).for_each(|(x, y)| *x = 0.5 * (*x + y));
-            }
-        }
+        // One row per held-out window in the TSV's order, for error analysis against truth.tsv.
+        let pred = held_out(&net);
         let mut out = String::new();
         for i in 0..te.n() {
             let row: Vec<String> = (0..t).map(|k| format!("{}\t{}", pred[k][i], targets[k][i])).collect();
