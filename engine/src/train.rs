@@ -23,7 +23,7 @@ use datafusion::prelude::SessionContext;
 use omicsdb_model::omics::seed;
 use omicsdb_model::omics::spec::context_sequence;
 use omicsdb_model::omics::{ARCHITECTURE, OmicsNet, OmicsPredictor, OmicsSpec, OmicsTrack, TrackKind};
-pub use omicsdb_model::omics::{Pooling, StemActivation, StemSpec};
+pub use omicsdb_model::omics::{ImputeSpec, Pooling, StemActivation, StemSpec};
 pub use omicsdb_model::train::LrSchedule;
 use omicsdb_model::train::baseline::KmerBaseline;
 use omicsdb_model::train::trainer::{StepProgress, TrainReport};
@@ -93,6 +93,9 @@ pub struct TrainOpts {
     /// Seed up to this many stem filters per track from the k-mers most enriched in the
     /// training set's active bins ([`omicsdb_model::omics::seed`]); 0: random filters only.
     pub motif_seeds: usize,
+    /// Observed track values as a further input (imputation, `impute_omics`; see
+    /// [`omicsdb_model::omics::impute`]); `None`: sequence only.
+    pub impute: Option<ImputeSpec>,
     /// Loop settings (epochs, batch size, lr, seed, patience, resume).
     pub train: TrainOptions,
     /// Catalog note.
@@ -130,6 +133,9 @@ pub struct TrainOutcome {
     pub model_metrics: Vec<TrackMetrics>,
     /// Held-out metrics of the k-mer baseline.
     pub baseline_metrics: Vec<TrackMetrics>,
+    /// Held-out metrics of imputation (each track predicted with every other track
+    /// observed), when the model was trained with [`TrainOpts::impute`]; else empty.
+    pub impute_metrics: Vec<TrackMetrics>,
     /// Held-out inference throughput (windows/s, fused kernels).
     pub eval_windows_per_s: f64,
 }
@@ -427,17 +433,54 @@ fn predict_saved(predictor: &OmicsPredictor, data: &Dataset, rc_average: bool) -
     Ok((out, data.n() as f64 / t0.elapsed().as_secs_f64().max(1e-9)))
 }
 
-fn metrics_json(ours: &[TrackMetrics], baseline: &[TrackMetrics]) -> serde_json::Value {
+fn metrics_json(ours: &[TrackMetrics], baseline: &[TrackMetrics], imputed: &[TrackMetrics]) -> serde_json::Value {
     serde_json::Value::Array(
         ours.iter()
             .zip(baseline)
-            .map(|(m, b)| {
+            .enumerate()
+            .map(|(i, (m, b))| {
                 let mut v = serde_json::to_value(m).unwrap_or_default();
                 v["baseline"] = serde_json::to_value(b).unwrap_or_default();
+                if let Some(imp) = imputed.get(i) {
+                    v["imputed"] = serde_json::to_value(imp).unwrap_or_default();
+                }
                 v
             })
             .collect(),
     )
+}
+
+/// Raw held-out outputs `[track][example]` of imputation: each track predicted with
+/// every other track's window value observed (the leave-one-out `impute_omics` runs).
+/// The backbone runs once per batch; only the head runs once per track.
+fn impute_saved(predictor: &OmicsPredictor, data: &Dataset, rc_average: bool) -> Result<Vec<Vec<f32>>> {
+    let head = &predictor.head;
+    let t_count = data.outputs;
+    let mut out = vec![Vec::with_capacity(data.n()); t_count];
+    let rows: Vec<usize> = (0..data.n()).collect();
+    let per_call = (16_384 / data.len.max(1)).max(1);
+    for chunk in rows.chunks(per_call) {
+        let (ids, _) = data.batch(chunk, &Device::Cpu).map_err(candle)?;
+        let ids = ids.to_dtype(DType::U32).map_err(candle)?;
+        let fwd = head.features(&predictor.backbone, &ids)?;
+        let rev = match rc_average {
+            true => Some(head.features(&predictor.backbone, &omicsdb_model::omics::predictor::reverse_complement_ids(&ids).map_err(candle)?)?),
+            false => None,
+        };
+        for (t, column) in out.iter_mut().enumerate() {
+            let seen: Vec<Vec<Option<f32>>> = chunk
+                .iter()
+                .map(|&r| (0..t_count).map(|u| (u != t).then(|| data.targets[r * t_count + u])).collect())
+                .collect();
+            let observed = omicsdb_model::omics::impute::observed_input(&seen, t_count, &Device::Cpu).map_err(candle)?;
+            let mut raw = head.outputs(&fwd, Some(&observed))?;
+            if let Some(rev) = &rev {
+                raw = ((raw + head.outputs(rev, Some(&observed))?).map_err(candle)? * 0.5).map_err(candle)?;
+            }
+            column.extend(raw.to_vec2::<f32>().map_err(candle)?.into_iter().map(|row| row[t]));
+        }
+    }
+    Ok(out)
 }
 
 /// Trains, evaluates and registers an omics model (see the module docs).
@@ -460,7 +503,11 @@ pub async fn train_omics(db: &Database, opts: &TrainOpts, progress: &mut dyn FnM
         stem: opts.stem,
         bin_bp: opts.bin_bp,
         bin_context: opts.bin_context,
+        impute: opts.impute,
     };
+    if let Some(imp) = &opts.impute {
+        imp.check().map_err(|m| other(format!("--impute: {m}")))?;
+    }
     let layout = spec.bin_layout().map_err(|m| other(format!("--bin-size: {m}")))?;
     if opts.stem.is_some() && opts.from.is_some() {
         return Err(other(
@@ -552,6 +599,9 @@ pub async fn train_omics(db: &Database, opts: &TrainOpts, progress: &mut dyn FnM
     if let Some(layout) = layout {
         net = net.with_bins(layout, spec.peak_mask())?;
     }
+    if let Some(imp) = spec.impute {
+        net = net.with_impute(imp, opts.train.seed)?;
+    }
     let seeds = match spec.stem {
         Some(_) if opts.motif_seeds > 0 => seed::enriched_kmers(&train_set, &spec, seed::SEED_K, opts.motif_seeds),
         _ => Vec::new(),
@@ -578,6 +628,10 @@ pub async fn train_omics(db: &Database, opts: &TrainOpts, progress: &mut dyn FnM
     let model_metrics = evaluate_tracks(&spec, &pred, &targets);
     let baseline = KmerBaseline::fit(&spec, &train_set, opts.train.seed);
     let baseline_metrics = evaluate_tracks(&spec, &baseline.predict(&test_set), &targets);
+    let impute_metrics = match spec.impute {
+        Some(_) => evaluate_tracks(&spec, &impute_saved(&predictor, &test_set, opts.rc_average)?, &targets),
+        None => Vec::new(),
+    };
 
     let last_wps = report.epochs.last().map_or(0.0, |e| e.windows_per_s);
     let metrics = serde_json::json!({
@@ -599,7 +653,8 @@ pub async fn train_omics(db: &Database, opts: &TrainOpts, progress: &mut dyn FnM
         },
         "eval_windows_per_s": eval_windows_per_s,
         "baseline": format!("{}-mer frequencies + ridge (signal) / logistic regression (peaks)", omicsdb_model::train::baseline::K),
-        "tracks": metrics_json(&model_metrics, &baseline_metrics),
+        "tracks": metrics_json(&model_metrics, &baseline_metrics, &impute_metrics),
+        "impute": spec.impute,
     });
     let meta = models::import_model_with(
         &store,
@@ -614,11 +669,13 @@ pub async fn train_omics(db: &Database, opts: &TrainOpts, progress: &mut dyn FnM
     )?;
     std::fs::remove_dir_all(&out_dir).ok();
     db.refresh()?;
-    Ok(TrainOutcome { meta, report, model_metrics, baseline_metrics, eval_windows_per_s })
+    Ok(TrainOutcome { meta, report, model_metrics, baseline_metrics, impute_metrics, eval_windows_per_s })
 }
 
-/// `model_metrics` rows: `model, version, track, method ('hyena_omics' or
-/// 'kmer_baseline'), metric ('pearson', 'auroc', 'auprc'), value` for every omics model.
+/// `model_metrics` rows: `model, version, track, method ('hyena_omics', 'kmer_baseline',
+/// or 'hyena_omics_impute' for a model trained with imputation: the track predicted with
+/// the other tracks observed), metric ('pearson', 'auroc', 'auprc'), value` for every
+/// omics model.
 pub fn model_metrics_batch(store: &Store) -> Result<RecordBatch> {
     let (mut model, mut version, mut track, mut method, mut metric, mut value) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -626,7 +683,7 @@ pub fn model_metrics_batch(store: &Store) -> Result<RecordBatch> {
         let Some(tracks) = meta.metrics.get("tracks").and_then(|t| t.as_array()) else { continue };
         for t in tracks {
             let name = t.get("track").and_then(|v| v.as_str()).unwrap_or_default();
-            for (m, src) in [(ARCHITECTURE, Some(t)), ("kmer_baseline", t.get("baseline"))] {
+            for (m, src) in [(ARCHITECTURE, Some(t)), ("kmer_baseline", t.get("baseline")), ("hyena_omics_impute", t.get("imputed"))] {
                 let Some(src) = src else { continue };
                 for key in ["pearson", "auroc", "auprc"] {
                     if let Some(v) = src.get(key).and_then(|v| v.as_f64()) {

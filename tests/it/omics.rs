@@ -101,6 +101,7 @@ fn tiny_opts(model: &str) -> TrainOpts {
         bin_bp: None,
         bin_context: 0,
         motif_seeds: 0,
+        impute: None,
         short_filter_order: 3,
         filter_emb_dim: 5,
         train: LoopOptions { epochs: 15, batch_size: 16, lr: 5e-3, seed: 1, patience: 15, ..Default::default() },
@@ -298,4 +299,86 @@ fn binned_seeded_stem_model_learns_and_serves() {
     let plain = toy_db(tmp2.path());
     let err = rt().block_on(train_omics(&plain, &opts, &mut |_| {})).unwrap_err().to_string();
     assert!(err.contains("omicsdb windows create --assembly syn --name bins32 --width 32"), "{err}");
+}
+
+/// Imputation: two more liver tracks that the sequence says nothing about (a random
+/// RNA-seq signal per window, and DNase peaks exactly where that signal is high). A
+/// model trained with `impute` predicts the DNase peaks from the measured RNA signal
+/// through `impute_omics`, which `predict_omics` (sequence only) cannot; the held-out
+/// imputation metrics are stored; models without imputation are refused.
+#[test]
+fn imputation_uses_the_measured_tracks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = toy_db(tmp.path());
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut rna = std::fs::File::create(tmp.path().join("rna.bedGraph")).unwrap();
+    let mut dnase = std::fs::File::create(tmp.path().join("dnase.bed")).unwrap();
+    for chrom in ["c1", "c2", "c3"] {
+        for w in 0..CHROM_LEN / WINDOW {
+            let (start, value) = (w * WINDOW, rng.random_range(0.0..10.0f64));
+            writeln!(rna, "{chrom}\t{start}\t{}\t{value:.3}", start + WINDOW).unwrap();
+            if value > 5.0 {
+                writeln!(dnase, "{chrom}\t{}\t{}", start + 10, start + 90).unwrap();
+            }
+        }
+    }
+    drop((rna, dnase));
+    db.ingest_track(&TrackIngest::new("syn", "liver_rna", tmp.path().join("rna.bedGraph"), "RNA-seq", "liver")).unwrap();
+    db.ingest_track(&TrackIngest::new("syn", "liver_dnase", tmp.path().join("dnase.bed"), "DNase-seq", "liver")).unwrap();
+    db.refresh().unwrap();
+
+    let opts = TrainOpts {
+        impute: Some(omicsdb::train::ImputeSpec { hidden: 16, ..Default::default() }),
+        train: LoopOptions { epochs: 40, batch_size: 16, lr: 1e-2, seed: 1, patience: 40, ..Default::default() },
+        ..tiny_opts("omics_impute")
+    };
+    let out = rt().block_on(train_omics(&db, &opts, &mut |_| {})).unwrap();
+    let dnase_at = out.meta.tracks.iter().position(|t| t == "liver_dnase").unwrap();
+    let imputed = out.impute_metrics[dnase_at].auroc.unwrap();
+    let seq_only = out.model_metrics[dnase_at].auroc.unwrap();
+    assert!(imputed > 0.9 && seq_only < 0.75, "held-out DNase AUROC: imputed {imputed}, sequence only {seq_only}; {:?}", out.report);
+    let stored = rt()
+        .block_on(db.sql(
+            "SELECT value FROM model_metrics WHERE model = 'omics_impute' AND track = 'liver_dnase' \
+             AND method = 'hyena_omics_impute' AND metric = 'auroc'",
+        ))
+        .unwrap();
+    let value = stored[0].column(0).as_primitive::<arrow::datatypes::Float64Type>().value(0);
+    assert!((value - imputed).abs() < 1e-9, "{value} vs {imputed}");
+
+    // Through SQL on the held-out chromosome: the imputed DNase follows the peaks, the
+    // sequence-only prediction does not; both argument forms agree; NULL gives NULL.
+    let b = rt()
+        .block_on(db.sql(
+            "SELECT liver_dnase AS observed, impute_omics(region, 'liver', 'dnase_seq') AS imputed, \
+             predict_omics(region, 'liver', 'dnase_seq') AS predicted, \
+             impute_omics(chrom, start, \"end\", 'liver', 'DNase-seq', 'omics_impute') AS coords, \
+             impute_omics(CAST(NULL AS VARCHAR), 'liver', 'dnase_seq') AS none \
+             FROM windows WHERE chrom = 'c3' ORDER BY start",
+        ))
+        .unwrap();
+    let (mut labels, mut imputed_sql, mut predicted_sql) = (Vec::new(), Vec::new(), Vec::new());
+    for batch in &b {
+        let col = |i: usize| batch.column(i).as_primitive::<Float32Type>().clone();
+        let (obs, imp, pred, coords) = (col(0), col(1), col(2), col(3));
+        for i in 0..batch.num_rows() {
+            assert!((imp.value(i) - coords.value(i)).abs() < 1e-6);
+            assert!(batch.column(4).is_null(i));
+            labels.push(f32::from(obs.value(i) > 0.0));
+            imputed_sql.push(imp.value(i));
+            predicted_sql.push(pred.value(i));
+        }
+    }
+    // The same windows as the held-out evaluation, so the same AUROCs.
+    let auroc = |p: &[f32]| omicsdb_model::train::metrics::auroc(p, &labels).unwrap();
+    assert!((auroc(&imputed_sql) - imputed).abs() < 1e-4, "SQL {} vs evaluation {imputed}", auroc(&imputed_sql));
+    assert!((auroc(&predicted_sql) - seq_only).abs() < 1e-4, "SQL {} vs evaluation {seq_only}", auroc(&predicted_sql));
+
+    // The assay is required, and a model trained without imputation is refused.
+    let err = rt().block_on(db.sql("SELECT impute_omics('c3:1-128', 'liver')")).unwrap_err().to_string();
+    assert!(err.contains("impute_omics expects 3"), "{err}");
+    rt().block_on(train_omics(&db, &TrainOpts { train: LoopOptions { epochs: 1, ..opts.train.clone() }, ..tiny_opts("plain") }, &mut |_| {}))
+        .unwrap();
+    let err = rt().block_on(db.sql("SELECT impute_omics('c3:1-128', 'liver', 'atac_seq', 'plain')")).unwrap_err().to_string();
+    assert!(err.contains("--impute"), "{err}");
 }

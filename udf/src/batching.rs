@@ -25,12 +25,19 @@ pub trait Task {
     fn function(&self) -> &'static str;
     /// Cache tag naming the output (the dtype is appended by the caller).
     fn tag(&self) -> &'static str;
+    /// Splits one input into the sequence the model reads and a side input the task
+    /// reads too (e.g. observed track values): an input is deduplicated and cached
+    /// whole, so the side input is part of its identity. Default: all sequence.
+    fn split<'a>(&self, input: &'a [u8]) -> (&'a [u8], &'a [u8]) {
+        (input, &[])
+    }
     /// Runs the model on `ids: [rows, len]` (all rows real tokens, no padding)
-    /// and returns one result per row.
+    /// with each row's side input ([`Task::split`]) and returns one result per row.
     fn run(
         &self,
         model: &HyenaDna,
         ids: &Tensor,
+        side: &[&[u8]],
     ) -> Result<Vec<Self::Out>, omicsdb_model::ModelError>;
     /// Bytes to cache for a result.
     fn encode(&self, out: &Self::Out) -> Vec<u8>;
@@ -71,7 +78,7 @@ pub fn evaluate<T: Task>(
             next
         });
         if u == next {
-            check_sequence(function, meta, limit, row, seq)?;
+            check_sequence(function, meta, limit, row, task.split(seq).0)?;
         }
         row_unique.push(Some(u));
     }
@@ -99,7 +106,7 @@ pub fn evaluate<T: Task>(
     let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (i, u) in uniques.iter().enumerate() {
         if results[i].is_none() {
-            by_len.entry(u.seq.len()).or_default().push(i);
+            by_len.entry(task.split(u.seq).0.len()).or_default().push(i);
         }
     }
     if !by_len.is_empty() {
@@ -109,8 +116,11 @@ pub fn evaluate<T: Task>(
             let rows_per_call = (budget / len).max(1);
             for chunk in members.chunks(rows_per_call) {
                 let mut ids = Vec::with_capacity(chunk.len() * len);
+                let mut side = Vec::with_capacity(chunk.len());
                 for &i in chunk {
-                    let tokens = tokenize(uniques[i].seq).map_err(|e| UdfError::BadSequence {
+                    let (seq, extra) = task.split(uniques[i].seq);
+                    side.push(extra);
+                    let tokens = tokenize(seq).map_err(|e| UdfError::BadSequence {
                         function,
                         row: uniques[i].row,
                         len,
@@ -124,7 +134,7 @@ pub fn evaluate<T: Task>(
                 };
                 let ids = Tensor::from_vec(ids, (chunk.len(), len), registry.device())
                     .map_err(|e| model_err(omicsdb_model::ModelError::from(e)))?;
-                let outs = task.run(&loaded.model, &ids).map_err(model_err)?;
+                let outs = task.run(&loaded.model, &ids, &side).map_err(model_err)?;
                 registry.stats.model_calls.fetch_add(1, Ordering::Relaxed);
                 registry
                     .stats

@@ -91,7 +91,7 @@ impl Task for EmbedTask {
             Pooling::Last => "embed-last",
         }
     }
-    fn run(&self, model: &HyenaDna, ids: &Tensor) -> Result<Vec<Vec<f32>>, ModelError> {
+    fn run(&self, model: &HyenaDna, ids: &Tensor, _side: &[&[u8]]) -> Result<Vec<Vec<f32>>, ModelError> {
         let hidden = model.forward_hidden(ids)?;
         Ok(pool(&hidden, self.pooling)?
             .to_dtype(DType::F32)?

@@ -14,6 +14,8 @@
 //!   result cache ([`cache`], keyed by model sha256 and sequence sha256), and the
 //!   rest grouped by length and run in micro-batches of at most
 //!   `batch_tokens / length` rows (at least one).
+//! * [`predict`]: `predict_omics` and `impute_omics` for trained omics models
+//!   ([`observed`]: the measured track values `impute_omics` reads).
 //! * [`models_table()`]: the `models` SQL table.
 //!
 //! ```no_run
@@ -45,6 +47,7 @@ pub mod embed;
 pub mod error;
 pub mod loglik;
 pub mod models_table;
+pub mod observed;
 pub mod predict;
 pub mod registry;
 
@@ -60,7 +63,8 @@ pub fn model_functions(registry: Arc<ModelRegistry>) -> Vec<ScalarUDF> {
     vec![
         ScalarUDF::from(HyenaEmbedFunc::new(Arc::clone(&registry))),
         ScalarUDF::from(HyenaLoglikFunc::new(Arc::clone(&registry))),
-        ScalarUDF::from(PredictOmicsFunc::new(registry)),
+        ScalarUDF::from(PredictOmicsFunc::new(Arc::clone(&registry))),
+        ScalarUDF::from(PredictOmicsFunc::impute(registry)),
     ]
 }
 

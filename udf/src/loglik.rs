@@ -72,7 +72,7 @@ impl Task for LoglikTask {
     fn tag(&self) -> &'static str {
         "loglik"
     }
-    fn run(&self, model: &HyenaDna, ids: &Tensor) -> Result<Vec<f64>, ModelError> {
+    fn run(&self, model: &HyenaDna, ids: &Tensor, _side: &[&[u8]]) -> Result<Vec<f64>, ModelError> {
         let logits = model.forward_logits(ids)?;
         Ok(loglik_from_logits(&logits, ids)?)
     }

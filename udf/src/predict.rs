@@ -27,6 +27,14 @@
 //! the shared [`crate::batching`] machinery: deduplicated, cached by model sha256 and
 //! sequence hash, and run in token-budget micro-batches. The default model is the catalog
 //! setting `default_omics_model`, else the newest `hyena_omics` model.
+//!
+//! `impute_omics(region, tissue, assay [, model])` (also `chrom, start, "end"` in place of
+//! `region`) → `Float32`: the same track predicted by a model trained with `--impute`
+//! from the sequence *and* the measured values of every other track of the model in
+//! each tile's window ([`crate::observed`]; a NULL value is not measured), so a
+//! track can be filled in where it is missing, or checked against what the other
+//! assays say. Every argument form, tiling and error is as for `predict_omics`; a
+//! model trained without `--impute` is an error.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -50,10 +58,13 @@ use crate::args;
 use crate::batching::{Task, evaluate};
 use crate::cache::{decode_f32, encode_f32};
 use crate::error::UdfError;
+use crate::observed::TrackColumns;
 use crate::registry::ModelRegistry;
 
 /// The SQL name.
 pub const NAME: &str = "predict_omics";
+/// The SQL name of the imputing form.
+pub const IMPUTE_NAME: &str = "impute_omics";
 /// Catalog setting naming the default omics model.
 pub const DEFAULT_OMICS_MODEL: &str = "default_omics_model";
 /// Longest region accepted (bp).
@@ -67,22 +78,72 @@ fn coordinate_form<'a>(types: impl IntoIterator<Item = &'a DataType>) -> bool {
     types.len() >= 4 && types[1].is_integer() && types[2].is_integer()
 }
 
-/// Every track's prediction for one model input (the batcher's task).
+/// What a function of this file computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// `predict_omics`: from the sequence alone.
+    Predict,
+    /// `impute_omics`: from the sequence and the other tracks' measured values.
+    Impute,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Predict => NAME,
+            Mode::Impute => IMPUTE_NAME,
+        }
+    }
+}
+
+/// Every track's prediction for one model input (the batcher's task). With
+/// imputation an input is the sequence followed by its observed values, `2·T`
+/// little-endian f32 ([`omicsdb_model::omics::impute::observed_input`]'s row).
 #[derive(Debug, Clone)]
 pub struct PredictTask {
     head: Arc<OmicsHead>,
+    mode: Mode,
 }
 
 impl Task for PredictTask {
     type Out = Vec<f32>;
     fn function(&self) -> &'static str {
-        NAME
+        self.mode.name()
     }
     fn tag(&self) -> &'static str {
-        if self.head.spec.rc_average { "omics-rc" } else { "omics" }
+        match (self.mode, self.head.spec.rc_average) {
+            (Mode::Predict, false) => "omics",
+            (Mode::Predict, true) => "omics-rc",
+            (Mode::Impute, false) => "omics-impute",
+            (Mode::Impute, true) => "omics-impute-rc",
+        }
     }
-    fn run(&self, model: &HyenaDna, ids: &Tensor) -> Result<Vec<Vec<f32>>, ModelError> {
-        self.head.predict(model, ids)
+    fn split<'a>(&self, input: &'a [u8]) -> (&'a [u8], &'a [u8]) {
+        match self.mode {
+            Mode::Predict => (input, &[]),
+            Mode::Impute => input.split_at(self.head.spec.input_len().min(input.len())),
+        }
+    }
+    fn run(&self, model: &HyenaDna, ids: &Tensor, side: &[&[u8]]) -> Result<Vec<Vec<f32>>, ModelError> {
+        if self.mode == Mode::Predict {
+            return self.head.predict(model, ids);
+        }
+        let width = 2 * self.head.spec.tracks.len();
+        let mut values = Vec::with_capacity(side.len() * width);
+        for bytes in side {
+            match decode_f32(bytes, width) {
+                Some(v) => values.extend(v),
+                None => {
+                    return Err(ModelError::BadShape {
+                        what: "observed values".into(),
+                        expected: format!("{width} f32"),
+                        got: vec![bytes.len()],
+                    });
+                }
+            }
+        }
+        let observed = Tensor::from_vec(values, (side.len(), width), ids.device())?;
+        self.head.predict_observed(model, ids, Some(&observed))
     }
     fn encode(&self, out: &Vec<f32>) -> Vec<u8> {
         encode_f32(out)
@@ -97,22 +158,39 @@ pub fn parse_region(text: &str) -> std::result::Result<(String, u64, u64), Strin
     omicsdb_storage::region::Region::parse(text).map(|r| (r.chrom, r.start, r.end))
 }
 
-/// `predict_omics` over a [`ModelRegistry`].
+/// `predict_omics` (or `impute_omics`) over a [`ModelRegistry`].
 #[derive(Debug)]
 pub struct PredictOmicsFunc {
     registry: Arc<ModelRegistry>,
     heads: Mutex<HashMap<(String, u32), Arc<OmicsHead>>>,
+    mode: Mode,
+    observed: TrackColumns,
     signature: Signature,
 }
 
 impl PredictOmicsFunc {
-    /// The function, running models from `registry`.
+    /// `predict_omics`, running models from `registry`.
     pub fn new(registry: Arc<ModelRegistry>) -> Self {
-        Self { registry, heads: Mutex::new(HashMap::new()), signature: Signature::user_defined(Volatility::Immutable) }
+        Self::with_mode(registry, Mode::Predict)
     }
 
-    fn arg_err(argument: &'static str, message: String) -> UdfError {
-        UdfError::Argument { function: NAME, argument, message }
+    /// `impute_omics`, running models from `registry`.
+    pub fn impute(registry: Arc<ModelRegistry>) -> Self {
+        Self::with_mode(registry, Mode::Impute)
+    }
+
+    fn with_mode(registry: Arc<ModelRegistry>, mode: Mode) -> Self {
+        Self {
+            registry,
+            heads: Mutex::new(HashMap::new()),
+            mode,
+            observed: TrackColumns::default(),
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+
+    fn arg_err(&self, argument: &'static str, message: String) -> UdfError {
+        UdfError::Argument { function: self.mode.name(), argument, message }
     }
 
     /// Resolves the model: named, the `default_omics_model` setting, or the newest omics model.
@@ -123,17 +201,17 @@ impl PredictOmicsFunc {
             None => models::setting(store, DEFAULT_OMICS_MODEL)?.and_then(|v| v.as_str().map(String::from)),
         };
         let meta = match name {
-            Some(n) => self.registry.resolve(NAME, Some(&n))?,
+            Some(n) => self.registry.resolve(self.mode.name(), Some(&n))?,
             None => models::list_models(store)?
                 .into_iter()
                 .filter(|m| m.architecture == ARCHITECTURE)
                 .max_by_key(|m| (m.created_at, m.version))
                 .ok_or_else(|| {
-                    Self::arg_err("model", "no hyena_omics model in the catalog; train one with `omicsdb train`".into())
+                    self.arg_err("model", "no hyena_omics model in the catalog; train one with `omicsdb train`".into())
                 })?,
         };
         if meta.architecture != ARCHITECTURE {
-            return Err(Self::arg_err(
+            return Err(self.arg_err(
                 "model",
                 format!("{} has architecture '{}', not '{ARCHITECTURE}'", meta.label(), meta.architecture),
             ));
@@ -141,9 +219,16 @@ impl PredictOmicsFunc {
         Ok(meta)
     }
 
-    fn spec(meta: &ModelMeta) -> Result<OmicsSpec, UdfError> {
-        OmicsSpec::from_config_json(&meta.config, std::path::Path::new(&meta.config_file))
-            .map_err(|source| UdfError::Model { model: meta.label(), source })
+    fn spec(&self, meta: &ModelMeta) -> Result<OmicsSpec, UdfError> {
+        let spec = OmicsSpec::from_config_json(&meta.config, std::path::Path::new(&meta.config_file))
+            .map_err(|source| UdfError::Model { model: meta.label(), source })?;
+        if self.mode == Mode::Impute && spec.impute.is_none() {
+            return Err(self.arg_err(
+                "model",
+                format!("{} was trained without observed tracks as an input: train with `omicsdb train --impute`, or use {NAME}", meta.label()),
+            ));
+        }
+        Ok(spec)
     }
 
     fn head(&self, meta: &ModelMeta) -> Result<Arc<OmicsHead>, UdfError> {
@@ -152,8 +237,8 @@ impl PredictOmicsFunc {
         if let Some(h) = heads.get(&key) {
             return Ok(Arc::clone(h));
         }
-        let spec = Self::spec(meta)?;
-        let d = meta.d_model().ok_or_else(|| Self::arg_err("model", format!("{} has no d_model", meta.label())))?;
+        let spec = self.spec(meta)?;
+        let d = meta.d_model().ok_or_else(|| self.arg_err("model", format!("{} has no d_model", meta.label())))?;
         let file = self.registry.store().path(&meta.dir).join(&meta.weights_file);
         let head = OmicsHead::load(&file, spec, d, self.registry.device())
             .map_err(|source| UdfError::Model { model: meta.label(), source })?;
@@ -164,6 +249,9 @@ impl PredictOmicsFunc {
 
     /// Splits the arguments after `tissue` into (assay, model) per the module docs.
     fn assay_and_model(&self, third: Option<String>, fourth: Option<String>) -> (Option<String>, Option<String>) {
+        if self.mode == Mode::Impute {
+            return (third, fourth);
+        }
         match (third, fourth) {
             (Some(t), Some(m)) => (Some(t), Some(m)),
             (Some(t), None) => {
@@ -176,10 +264,10 @@ impl PredictOmicsFunc {
     }
 
     /// The head outputs a call returns, with their field names.
-    fn outputs(spec: &OmicsSpec, tissue: &str, assay: Option<&str>) -> Result<Vec<(usize, String)>, UdfError> {
+    fn outputs(&self, spec: &OmicsSpec, tissue: &str, assay: Option<&str>) -> Result<Vec<(usize, String)>, UdfError> {
         let idx = spec.tissue_tracks(tissue);
         if idx.is_empty() {
-            return Err(Self::arg_err("tissue", format!("'{tissue}' is not a tissue of this model; known: {}", spec.tissues().join(", "))));
+            return Err(self.arg_err("tissue", format!("'{tissue}' is not a tissue of this model; known: {}", spec.tissues().join(", "))));
         }
         let mut named: Vec<(usize, String)> = Vec::new();
         for &i in &idx {
@@ -196,7 +284,7 @@ impl PredictOmicsFunc {
         });
         match hit {
             Some(h) => Ok(vec![h.clone()]),
-            None => Err(Self::arg_err(
+            None => Err(self.arg_err(
                 "assay",
                 format!(
                     "'{assay}' is not an assay of tissue '{tissue}' in this model; known: {}",
@@ -216,9 +304,13 @@ impl PredictOmicsFunc {
         }
     }
 
-    /// Model inputs of a region (one per tile); `label` names it in errors.
+    /// Model inputs of a region (one per tile); `label` names it in errors. With
+    /// imputation (`hide`: the predicted track) each input is followed by its observed values.
+    #[allow(clippy::too_many_arguments)]
     fn region_inputs(
+        &self,
         spec: &OmicsSpec,
+        hide: Option<usize>,
         genome: &Genome,
         row: usize,
         label: &str,
@@ -227,22 +319,34 @@ impl PredictOmicsFunc {
         end: u64,
     ) -> Result<Vec<Vec<u8>>, UdfError> {
         if end < start {
-            return Err(Self::arg_err("region", format!("row {row}: '{label}' ends before it starts")));
+            return Err(self.arg_err("region", format!("row {row}: '{label}' ends before it starts")));
         }
         if end - start > MAX_REGION_BP {
-            return Err(Self::arg_err("region", format!("row {row}: '{label}' is longer than {MAX_REGION_BP} bp")));
+            return Err(self.arg_err("region", format!("row {row}: '{label}' is longer than {MAX_REGION_BP} bp")));
         }
         let chrom_len = genome.chrom_length(chrom).ok_or_else(|| {
-            Self::arg_err("region", format!("row {row}: chromosome '{chrom}' is not in the model's assembly '{}'", spec.assembly))
+            self.arg_err("region", format!("row {row}: chromosome '{chrom}' is not in the model's assembly '{}'", spec.assembly))
         })?;
         if end > chrom_len {
-            return Err(Self::arg_err("region", format!("row {row}: '{label}' ends past {chrom} ({chrom_len} bp)")));
+            return Err(self.arg_err("region", format!("row {row}: '{label}' ends past {chrom} ({chrom_len} bp)")));
         }
+        let ws = match hide {
+            Some(_) => Some(self.registry.store().window_set(&spec.window_set)?),
+            None => None,
+        };
         tile_centres(start, end, spec.window_bp)
             .into_iter()
             .map(|c| -> Result<Vec<u8>, UdfError> {
                 let mut seq = context_sequence(c, spec.input_len(), chrom_len, |s, e| genome.sequence(chrom, s, e, false))?;
                 seq.iter_mut().filter(|b| !matches!(b, b'A' | b'C' | b'G' | b'T')).for_each(|b| *b = b'N');
+                if let (Some(hide), Some(ws)) = (hide, &ws) {
+                    let observed = self.observed.observed(self.registry.store(), spec, ws, chrom, c, hide)?;
+                    let n = observed.len();
+                    let values = observed.iter().map(|v| v.unwrap_or(0.0));
+                    let flags = observed.iter().map(|v| f32::from(v.is_some()));
+                    seq.extend(encode_f32(&values.chain(flags).collect::<Vec<f32>>()));
+                    debug_assert_eq!(seq.len(), spec.input_len() + 8 * n);
+                }
                 Ok(seq)
             })
             .collect()
@@ -250,10 +354,17 @@ impl PredictOmicsFunc {
 
     /// Per row, the region's model inputs, or `None` for a NULL region. `off` is 0 for
     /// the region-string form and 2 for `chrom, start, end`.
-    fn row_inputs(&self, spec: &OmicsSpec, args: &[ColumnarValue], rows: usize, off: usize) -> Result<Vec<Option<Vec<Vec<u8>>>>> {
+    fn row_inputs(
+        &self,
+        spec: &OmicsSpec,
+        hide: Option<usize>,
+        args: &[ColumnarValue],
+        rows: usize,
+        off: usize,
+    ) -> Result<Vec<Option<Vec<Vec<u8>>>>> {
         let first = args[0].to_array(rows)?;
         let texts = args::texts(&first).ok_or_else(|| {
-            Self::arg_err(if off == 0 { "region" } else { "chrom" }, format!("must be a string, got {}", first.data_type()))
+            self.arg_err(if off == 0 { "region" } else { "chrom" }, format!("must be a string, got {}", first.data_type()))
         })?;
         // One catalog lookup per batch (at the first non-NULL row), not per row.
         let mut cached: Option<Arc<Genome>> = None;
@@ -273,8 +384,8 @@ impl PredictOmicsFunc {
                     Some(t) => {
                         let label = String::from_utf8_lossy(t);
                         let (chrom, start, end) =
-                            parse_region(&label).map_err(|m| Self::arg_err("region", format!("row {row}: {m}")))?;
-                        Some(Self::region_inputs(spec, genome()?.as_ref(), row, &label, &chrom, start, end)?)
+                            parse_region(&label).map_err(|m| self.arg_err("region", format!("row {row}: {m}")))?;
+                        Some(self.region_inputs(spec, hide, genome()?.as_ref(), row, &label, &chrom, start, end)?)
                     }
                 });
             }
@@ -294,9 +405,9 @@ impl PredictOmicsFunc {
             let (start, end) = (starts.value(row), ends.value(row));
             let label = format!("{chrom}:{start}-{end} (0-based)");
             if start < 0 || end < 0 {
-                return Err(Self::arg_err("start", format!("row {row}: '{label}' has a negative coordinate")).into());
+                return Err(self.arg_err("start", format!("row {row}: '{label}' has a negative coordinate")).into());
             }
-            out.push(Some(Self::region_inputs(spec, genome()?.as_ref(), row, &label, &chrom, start as u64, end as u64)?));
+            out.push(Some(self.region_inputs(spec, hide, genome()?.as_ref(), row, &label, &chrom, start as u64, end as u64)?));
         }
         Ok(out)
     }
@@ -304,67 +415,76 @@ impl PredictOmicsFunc {
 
 impl PartialEq for PredictOmicsFunc {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.registry, &other.registry)
+        Arc::ptr_eq(&self.registry, &other.registry) && self.mode == other.mode
     }
 }
 impl Eq for PredictOmicsFunc {}
 impl Hash for PredictOmicsFunc {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        NAME.hash(state);
+        self.mode.name().hash(state);
         (Arc::as_ptr(&self.registry) as usize).hash(state);
     }
 }
 
 impl ScalarUDFImpl for PredictOmicsFunc {
     fn name(&self) -> &str {
-        NAME
+        self.mode.name()
     }
     fn signature(&self) -> &Signature {
         &self.signature
     }
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        // impute_omics needs the assay too.
+        let extra = usize::from(self.mode == Mode::Impute);
+        let name = self.mode.name();
         if coordinate_form(arg_types) {
-            let mut out = args::coerce(NAME, &COORD_ARGS[..1], 1, &arg_types[..1])?;
+            let mut out = args::coerce(name, &COORD_ARGS[..1], 1, &arg_types[..1])?;
             out.extend([DataType::Int64, DataType::Int64]);
-            out.extend(args::coerce(NAME, &COORD_ARGS[3..], 1, &arg_types[3..])?);
+            out.extend(args::coerce(name, &COORD_ARGS[3..], 1 + extra, &arg_types[3..])?);
             return Ok(out);
         }
-        args::coerce(NAME, &ARGS, 2, arg_types)
+        args::coerce(name, &ARGS, 2 + extra, arg_types)
     }
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        internal_err!("{NAME}: return_field_from_args should be called instead")
+        internal_err!("{}: return_field_from_args should be called instead", self.mode.name())
     }
     fn return_field_from_args(&self, a: ReturnFieldArgs) -> Result<FieldRef> {
         let off = if coordinate_form(a.arg_fields.iter().map(|f| f.data_type())) { 2 } else { 0 };
         let n = a.arg_fields.len();
         let scalar = |i: usize| a.scalar_arguments.get(i + off).copied().flatten();
-        let tissue = args::plan_constant(NAME, "tissue", true, scalar(1))?.unwrap_or_default();
-        let third = args::plan_constant(NAME, "assay", n > 2 + off, scalar(2))?;
-        let fourth = args::plan_constant(NAME, "model", n > 3 + off, scalar(3))?;
+        let name = self.mode.name();
+        let tissue = args::plan_constant(name, "tissue", true, scalar(1))?.unwrap_or_default();
+        let third = args::plan_constant(name, "assay", n > 2 + off, scalar(2))?;
+        let fourth = args::plan_constant(name, "model", n > 3 + off, scalar(3))?;
         let (assay, model) = self.assay_and_model(third, fourth);
         let meta = self.resolve(model.as_deref())?;
-        let spec = Self::spec(&meta)?;
-        let outputs = Self::outputs(&spec, &tissue, assay.as_deref())?;
-        Ok(Arc::new(Field::new(NAME, Self::return_type_for(&outputs, assay.is_some()), true)))
+        let spec = self.spec(&meta)?;
+        let outputs = self.outputs(&spec, &tissue, assay.as_deref())?;
+        Ok(Arc::new(Field::new(name, Self::return_type_for(&outputs, assay.is_some()), true)))
     }
     fn invoke_with_args(&self, a: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let scalar = args::all_scalar(&a.args);
         let types: Vec<DataType> = a.args.iter().map(|c| c.data_type()).collect();
         let off = if coordinate_form(&types) { 2 } else { 0 };
-        let tissue = args::exec_constant(NAME, "tissue", a.args.get(1 + off))?.unwrap_or_default();
-        let third = args::exec_constant(NAME, "assay", a.args.get(2 + off))?;
-        let fourth = args::exec_constant(NAME, "model", a.args.get(3 + off))?;
+        let name = self.mode.name();
+        let tissue = args::exec_constant(name, "tissue", a.args.get(1 + off))?.unwrap_or_default();
+        let third = args::exec_constant(name, "assay", a.args.get(2 + off))?;
+        let fourth = args::exec_constant(name, "model", a.args.get(3 + off))?;
         let (assay, model) = self.assay_and_model(third, fourth);
         let meta = self.resolve(model.as_deref())?;
         let head = self.head(&meta)?;
         let spec = &head.spec;
-        let outputs = Self::outputs(spec, &tissue, assay.as_deref())?;
+        let outputs = self.outputs(spec, &tissue, assay.as_deref())?;
         let expected = Self::return_type_for(&outputs, assay.is_some());
         if a.return_type() != &expected {
-            return Err(Self::arg_err("model", format!("{} changed since the query was planned; run it again", meta.label())).into());
+            return Err(self.arg_err("model", format!("{} changed since the query was planned; run it again", meta.label())).into());
         }
         // Every tile of every region, then one batched, cached evaluation.
-        let per_row = self.row_inputs(spec, &a.args, a.number_rows, off)?;
+        let hide = match self.mode {
+            Mode::Impute => outputs.first().map(|(t, _)| *t),
+            Mode::Predict => None,
+        };
+        let per_row = self.row_inputs(spec, hide, &a.args, a.number_rows, off)?;
         let n_rows = per_row.len();
         let mut seqs: Vec<Vec<u8>> = Vec::new();
         let mut spans: Vec<Option<(usize, usize)>> = Vec::with_capacity(n_rows);
@@ -378,7 +498,7 @@ impl ScalarUDFImpl for PredictOmicsFunc {
             }
         }
         let refs: Vec<Option<&[u8]>> = seqs.iter().map(|s| Some(s.as_slice())).collect();
-        let task = PredictTask { head: Arc::clone(&head) };
+        let task = PredictTask { head: Arc::clone(&head), mode: self.mode };
         let results = evaluate(&self.registry, &task, &meta, &refs)?;
         let mut columns: Vec<Vec<f32>> = vec![Vec::with_capacity(n_rows); outputs.len()];
         let mut valid = Vec::with_capacity(n_rows);
@@ -401,7 +521,7 @@ impl ScalarUDFImpl for PredictOmicsFunc {
         let out: ArrayRef = if assay.is_some() {
             Arc::clone(&arrays[0])
         } else {
-            let DataType::Struct(fields) = expected else { return internal_err!("{NAME}: struct type expected") };
+            let DataType::Struct(fields) = expected else { return internal_err!("{name}: struct type expected") };
             Arc::new(StructArray::try_new(fields, arrays, nulls)?)
         };
         args::finish(out, scalar)

@@ -23,6 +23,23 @@ pub fn multitask_loss(pred: &Tensor, target: &Tensor, signal: &Tensor, peaks: &T
     per.mean_all()
 }
 
+/// [`multitask_loss`] over the outputs where `weight` (broadcast to `pred`'s shape, e.g.
+/// `[B, 1, T]` over bins) is 1: the mean over those outputs only (imputation scores the
+/// hidden tracks, not the observed ones).
+pub fn masked_multitask_loss(
+    pred: &Tensor,
+    target: &Tensor,
+    signal: &Tensor,
+    peaks: &Tensor,
+    weight: &Tensor,
+) -> candle_core::Result<Tensor> {
+    let mse = (pred - target)?.sqr()?;
+    let bce = ((pred.relu()? - (pred * target)?)? + (pred.abs()?.neg()?.exp()? + 1.0)?.log()?)?;
+    let per = (mse.broadcast_mul(signal)? + bce.broadcast_mul(peaks)?)?.broadcast_mul(weight)?;
+    let counted = weight.broadcast_as(pred.shape())?.sum_all()?.to_scalar::<f32>()?.max(1.0);
+    per.sum_all()? / f64::from(counted)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,5 +54,9 @@ mod tests {
         let loss: f32 = multitask_loss(&pred, &target, &sig, &peak).unwrap().to_scalar().unwrap();
         let expected = (1.0 + (1.0f32 + (-2.0f32).exp()).ln()) / 2.0;
         assert!((loss - expected).abs() < 1e-6, "{loss} vs {expected}");
+        // Weighted to the second output only: its BCE alone.
+        let w = Tensor::new(&[[0.0f32, 1.0]], &dev).unwrap();
+        let masked: f32 = masked_multitask_loss(&pred, &target, &sig, &peak, &w).unwrap().to_scalar().unwrap();
+        assert!((masked - (1.0f32 + (-2.0f32).exp()).ln()).abs() < 1e-6, "{masked}");
     }
 }

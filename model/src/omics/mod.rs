@@ -9,6 +9,7 @@
 //! * [`bins`]: optional per-bin outputs inside the window and their window-level
 //!   aggregate.
 //! * [`loss`]: the multi-task loss (MSE on `log1p` signal, BCE on peaks).
+//! * [`impute`]: observed track values as a further input (imputation).
 //! * [`seed`]: stem filters seeded from k-mers enriched in the training set's active
 //!   bins.
 //! * [`predictor`]: [`OmicsPredictor`], inference with the fused HyenaDNA kernels.
@@ -20,6 +21,7 @@
 
 pub mod bins;
 pub mod gelu;
+pub mod impute;
 pub mod loss;
 pub mod net;
 pub mod predictor;
@@ -27,6 +29,7 @@ pub mod seed;
 pub mod spec;
 pub mod stem;
 
+pub use impute::ImputeSpec;
 pub use net::OmicsNet;
 pub use predictor::{OmicsHead, OmicsPredictor};
 pub use spec::{OmicsSpec, OmicsTrack, Pooling, TrackKind};

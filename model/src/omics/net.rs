@@ -14,6 +14,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::bins::{BinLayout, aggregate};
+use super::impute::{ImputeBranch, ImputeSpec};
 use super::stem::{ConvStem, StemSpec};
 use super::Pooling;
 use crate::hyena::HyenaOperator;
@@ -65,6 +66,8 @@ pub struct OmicsNet {
     pooling: Pooling,
     /// Per-bin outputs: where the bins sit, and which outputs are peak tracks.
     bins: Option<(BinLayout, Vec<bool>)>,
+    /// Observed track values as a further input ([`super::impute`]).
+    impute: Option<(ImputeBranch, ImputeSpec)>,
     device: Device,
 }
 
@@ -155,7 +158,20 @@ impl OmicsNet {
             )?),
             None => None,
         };
-        Ok(Self { cfg: cfg.clone(), varmap, embeddings, stem, blocks, ln_f, head, outputs, pooling, bins: None, device: device.clone() })
+        Ok(Self {
+            cfg: cfg.clone(),
+            varmap,
+            embeddings,
+            stem,
+            blocks,
+            ln_f,
+            head,
+            outputs,
+            pooling,
+            bins: None,
+            impute: None,
+            device: device.clone(),
+        })
     }
 
     /// A randomly initialised network of the config's shape (seeded, deterministic).
@@ -196,6 +212,33 @@ impl OmicsNet {
         }
         self.bins = Some((layout, peaks));
         Ok(self)
+    }
+
+    /// The network with observed track values as a further input ([`super::impute`]):
+    /// `impute.fc1` seeded uniform ±1/√fan-in, `impute.fc2` zero, so training starts from
+    /// the sequence-only network's outputs.
+    pub fn with_impute(mut self, spec: ImputeSpec, seed: u64) -> Result<Self, ModelError> {
+        spec.check().map_err(|message| ModelError::Config { file: "impute".into(), message })?;
+        let (t, h, w) = (self.outputs, spec.hidden, self.pooling.width(self.cfg.d_model));
+        {
+            let mut data = self.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
+            let mut rng = StdRng::seed_from_u64(seed ^ 0x696d_7075_7465);
+            let bound = 1.0 / ((2 * t) as f64).sqrt();
+            let w1: Vec<f32> = (0..h * 2 * t).map(|_| rng.random_range(-bound..bound) as f32).collect();
+            let b1: Vec<f32> = (0..h).map(|_| rng.random_range(-bound..bound) as f32).collect();
+            data.insert("impute.fc1.weight".into(), Var::from_vec(w1, (h, 2 * t), &self.device)?);
+            data.insert("impute.fc1.bias".into(), Var::from_vec(b1, h, &self.device)?);
+            data.insert("impute.fc2.weight".into(), Var::zeros((w, h), DType::F32, &self.device)?);
+            data.insert("impute.fc2.bias".into(), Var::zeros(w, DType::F32, &self.device)?);
+        }
+        let vb = VarBuilder::from_varmap(&self.varmap, DType::F32, &self.device);
+        self.impute = Some((ImputeBranch::new(t, h, w, vb.pp("impute"))?, spec));
+        Ok(self)
+    }
+
+    /// The imputation settings, when the network reads observed values.
+    pub fn impute_spec(&self) -> Option<&ImputeSpec> {
+        self.impute.as_ref().map(|(_, s)| s)
     }
 
     /// Writes motif seeds ([`super::seed`]) into the first stem filters; returns how
@@ -260,29 +303,58 @@ impl OmicsNet {
         Ok(self.ln_f.forward(&r, eps)?)
     }
 
-    /// Raw head outputs `[B, T]`: the hidden states pooled over all positions
-    /// ([`Pooling`]), through the linear head; with per-bin outputs, the bins'
-    /// window-level aggregate ([`super::bins::aggregate`]).
-    pub fn forward(&self, ids: &Tensor) -> Result<Tensor, ModelError> {
+    /// Pooled features of the hidden states: `[B, W]` (over all positions), or
+    /// `[B, bins, W]` with per-bin outputs.
+    pub fn features(&self, ids: &Tensor) -> Result<Tensor, ModelError> {
+        let hidden = self.hidden(ids)?;
+        Ok(match &self.bins {
+            Some((layout, _)) => layout.pool(&hidden, self.pooling)?,
+            None => self.pooling.pool(&hidden)?,
+        })
+    }
+
+    /// Raw per-bin outputs `[B, bins, T]` of pooled features ([`Self::features`]) with
+    /// observed values `[B, 2T]` ([`super::impute::observed_input`]; `None`: nothing
+    /// observed; ignored by a network without imputation).
+    pub fn head_bins(&self, features: &Tensor, observed: Option<&Tensor>) -> Result<Tensor, ModelError> {
+        let features = match &self.impute {
+            Some((branch, _)) => branch.add_to(features, observed)?,
+            None => features.clone(),
+        };
+        let out = train_ops::linear(&self.head, &features)?;
+        Ok(if out.rank() == 2 { out.unsqueeze(1)? } else { out })
+    }
+
+    /// Window-level raw outputs `[B, T]` of per-bin raw outputs ([`super::bins::aggregate`];
+    /// one bin is the window itself).
+    pub fn window_outputs(&self, bins: &Tensor) -> Result<Tensor, ModelError> {
         match &self.bins {
-            Some((_, peaks)) => Ok(aggregate(&self.forward_bins(ids)?, peaks)?),
-            None => {
-                let pooled = self.pooling.pool(&self.hidden(ids)?)?;
-                Ok(train_ops::linear(&self.head, &pooled)?)
-            }
+            Some((_, peaks)) => Ok(aggregate(bins, peaks)?),
+            None => Ok(bins.squeeze(1)?),
         }
     }
 
+    /// Raw head outputs `[B, T]`: the hidden states pooled over all positions
+    /// ([`Pooling`]), through the linear head; with per-bin outputs, the bins'
+    /// window-level aggregate ([`super::bins::aggregate`]). Nothing observed.
+    pub fn forward(&self, ids: &Tensor) -> Result<Tensor, ModelError> {
+        self.forward_observed(ids, None)
+    }
+
+    /// [`Self::forward`] with observed values `[B, 2T]`.
+    pub fn forward_observed(&self, ids: &Tensor, observed: Option<&Tensor>) -> Result<Tensor, ModelError> {
+        self.window_outputs(&self.forward_bins_observed(ids, observed)?)
+    }
+
     /// Raw per-bin outputs `[B, bins, T]` (what training compares with per-bin targets);
-    /// without per-bin outputs, the window outputs as one bin `[B, 1, T]`.
+    /// without per-bin outputs, the window outputs as one bin `[B, 1, T]`. Nothing observed.
     pub fn forward_bins(&self, ids: &Tensor) -> Result<Tensor, ModelError> {
-        match &self.bins {
-            Some((layout, _)) => {
-                let pooled = layout.pool(&self.hidden(ids)?, self.pooling)?;
-                Ok(train_ops::linear(&self.head, &pooled)?)
-            }
-            None => Ok(self.forward(ids)?.unsqueeze(1)?),
-        }
+        self.forward_bins_observed(ids, None)
+    }
+
+    /// [`Self::forward_bins`] with observed values `[B, 2T]`.
+    pub fn forward_bins_observed(&self, ids: &Tensor, observed: Option<&Tensor>) -> Result<Tensor, ModelError> {
+        self.head_bins(&self.features(ids)?, observed)
     }
 
     /// Rebuilds the Hyena operators from the current variable values. The operator keeps
@@ -401,6 +473,7 @@ mod tests {
             stem: Some(stem),
             bin_bp: None,
             bin_context: 0,
+            impute: None,
         };
         let cfg = tiny_config(spec.trunk_len()); // ⌈30 / 4⌉ = 8 positions
         let dev = Device::Cpu;

@@ -6,6 +6,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 
 use super::bins::{BinLayout, aggregate};
+use super::impute::ImputeBranch;
 use super::spec::OmicsSpec;
 use super::stem::ConvStem;
 use crate::{Config, HyenaDna, ModelError};
@@ -21,6 +22,8 @@ pub struct OmicsHead {
     stem: Option<ConvStem>,
     /// Per-bin outputs, when the spec has them, with the tracks' peak mask.
     bins: Option<(BinLayout, Vec<bool>)>,
+    /// The observed-values network, when the spec has imputation.
+    impute: Option<ImputeBranch>,
     /// What the outputs are.
     pub spec: OmicsSpec,
 }
@@ -80,42 +83,89 @@ impl OmicsHead {
             .bin_layout()
             .map_err(|message| ModelError::Config { file: weights.to_path_buf(), message })?
             .map(|layout| (layout, spec.peak_mask()));
-        Ok(Self { weight, bias, stem, bins, spec })
+        let impute = match spec.impute {
+            Some(imp) => {
+                let mut named = std::collections::HashMap::new();
+                for key in ["impute.fc1.weight", "impute.fc1.bias", "impute.fc2.weight", "impute.fc2.bias"] {
+                    named.insert(key.to_string(), get(key)?.to_dtype(DType::F32)?);
+                }
+                let vb = candle_nn::VarBuilder::from_tensors(named, DType::F32, device);
+                let branch = ImputeBranch::new(spec.tracks.len(), imp.hidden, width, vb.pp("impute")).map_err(|e| {
+                    ModelError::BadShape {
+                        what: format!("impute.* ({e})"),
+                        expected: format!("fc1 [{}, {}], fc2 [{width}, {}]", imp.hidden, 2 * spec.tracks.len(), imp.hidden),
+                        got: vec![],
+                    }
+                })?;
+                Some(branch)
+            }
+            None => None,
+        };
+        Ok(Self { weight, bias, stem, bins, impute, spec })
+    }
+
+    /// Pooled features of ids `[B, L]` through `backbone`: `[B, W]`, or `[B, bins, W]`
+    /// with per-bin outputs.
+    pub fn features(&self, backbone: &HyenaDna, ids: &Tensor) -> Result<Tensor, ModelError> {
+        let hidden = match &self.stem {
+            Some(stem) => backbone.forward_hidden_embedded(&stem.forward(ids)?)?,
+            None => backbone.forward_hidden(ids)?,
+        }
+        .to_dtype(DType::F32)?;
+        Ok(match &self.bins {
+            Some((layout, _)) => layout.pool(&hidden, self.spec.pooling)?,
+            None => self.spec.pooling.pool(&hidden)?,
+        })
+    }
+
+    /// Raw window outputs `[B, T]` of pooled features ([`Self::features`]) with observed
+    /// values `[B, 2T]` ([`super::impute::observed_input`]; `None`: nothing observed;
+    /// ignored by a model without imputation).
+    pub fn outputs(&self, features: &Tensor, observed: Option<&Tensor>) -> Result<Tensor, ModelError> {
+        let features = match &self.impute {
+            Some(branch) => branch.add_to(features, observed)?,
+            None => features.clone(),
+        };
+        match &self.bins {
+            Some((_, peaks)) => {
+                let bins = features.broadcast_matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?;
+                Ok(aggregate(&bins, peaks)?)
+            }
+            None => Ok(features.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?),
+        }
     }
 
     /// Raw outputs `[B, T]` for ids `[B, L]` through `backbone`: pooled final hidden
     /// states, then the head (per bin and aggregated, with bins); averaged with the reverse complement when `rc_average`.
     pub fn forward_raw(&self, backbone: &HyenaDna, ids: &Tensor, rc_average: bool) -> Result<Tensor, ModelError> {
-        let one = |ids: &Tensor| -> Result<Tensor, ModelError> {
-            let hidden = match &self.stem {
-                Some(stem) => backbone.forward_hidden_embedded(&stem.forward(ids)?)?,
-                None => backbone.forward_hidden(ids)?,
-            }
-            .to_dtype(DType::F32)?;
-            match &self.bins {
-                Some((layout, peaks)) => {
-                    let pooled = layout.pool(&hidden, self.spec.pooling)?;
-                    let bins = pooled.broadcast_matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?;
-                    Ok(aggregate(&bins, peaks)?)
-                }
-                None => {
-                    let pooled = self.spec.pooling.pool(&hidden)?;
-                    Ok(pooled.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?)
-                }
-            }
-        };
-        let fwd = one(ids)?;
+        self.forward_raw_observed(backbone, ids, None, rc_average)
+    }
+
+    /// [`Self::forward_raw`] with observed values `[B, 2T]` (the same for both strands).
+    pub fn forward_raw_observed(
+        &self,
+        backbone: &HyenaDna,
+        ids: &Tensor,
+        observed: Option<&Tensor>,
+        rc_average: bool,
+    ) -> Result<Tensor, ModelError> {
+        let fwd = self.outputs(&self.features(backbone, ids)?, observed)?;
         if !rc_average {
             return Ok(fwd);
         }
-        let rev = one(&reverse_complement_ids(ids)?)?;
+        let rev = self.outputs(&self.features(backbone, &reverse_complement_ids(ids)?)?, observed)?;
         Ok(((fwd + rev)? * 0.5)?)
     }
 
     /// Per row, every track's prediction in the track's units
     /// ([`OmicsSpec::decode_output`]), reverse-complement averaged if the spec says so.
     pub fn predict(&self, backbone: &HyenaDna, ids: &Tensor) -> Result<Vec<Vec<f32>>, ModelError> {
-        let raw = self.forward_raw(backbone, ids, self.spec.rc_average)?.to_vec2::<f32>()?;
+        self.predict_observed(backbone, ids, None)
+    }
+
+    /// [`Self::predict`] with observed values `[B, 2T]`.
+    pub fn predict_observed(&self, backbone: &HyenaDna, ids: &Tensor, observed: Option<&Tensor>) -> Result<Vec<Vec<f32>>, ModelError> {
+        let raw = self.forward_raw_observed(backbone, ids, observed, self.spec.rc_average)?.to_vec2::<f32>()?;
         Ok(raw
             .into_iter()
             .map(|row| row.iter().enumerate().map(|(t, &v)| self.spec.decode_output(t, v)).collect())

@@ -242,6 +242,7 @@ mod tests {
             stem: None,
             bin_bp: None,
             bin_context: 0,
+            impute: None,
         };
         let mut data = Dataset::new(200, 1);
         let word = [2u8, 0, 3, 0, 0, 2, 1, 0]; // GATAAGCA

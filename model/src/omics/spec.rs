@@ -5,6 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::bins::BinLayout;
+use super::impute::ImputeSpec;
 use super::stem::StemSpec;
 use crate::{Config, ModelError};
 
@@ -123,6 +124,9 @@ pub struct OmicsSpec {
     /// ([`BinLayout::context`]).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub bin_context: usize,
+    /// Observed track values as a further input ([`super::impute`]); `None`: sequence only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impute: Option<ImputeSpec>,
 }
 
 fn is_zero(v: &usize) -> bool {
@@ -164,6 +168,9 @@ impl OmicsSpec {
         let spec: Self = serde_json::from_value(omics.clone())
             .map_err(|e| ModelError::Config { file: file.to_path_buf(), message: format!("omics: {e}") })?;
         spec.bin_layout().map_err(|message| ModelError::Config { file: file.to_path_buf(), message: format!("omics: {message}") })?;
+        if let Some(impute) = &spec.impute {
+            impute.check().map_err(|message| ModelError::Config { file: file.to_path_buf(), message: format!("omics: {message}") })?;
+        }
         Ok(spec)
     }
 
@@ -305,6 +312,7 @@ mod tests {
             stem: None,
             bin_bp: None,
             bin_context: 0,
+            impute: None,
         };
         assert_eq!(spec.input_len(), 14);
         assert!((spec.decode_output(0, spec.encode_target(0, 3.5)) - 3.5).abs() < 1e-5);

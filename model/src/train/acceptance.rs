@@ -80,6 +80,7 @@ fn acceptance() {
             bin => Some(bin),
         },
         bin_context: env("OMICSDB_ACC_BIN_CTX", 0),
+        impute: None,
     };
     let layout = spec.bin_layout().unwrap();
     let genome_file = std::path::Path::new(&path).with_file_name("genome.fa");

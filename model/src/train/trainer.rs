@@ -21,7 +21,9 @@ use super::dataset::Dataset;
 use super::ema::WeightAverage;
 use crate::ModelError;
 use crate::omics::OmicsNet;
-use crate::omics::loss::{kind_masks, multitask_loss};
+use crate::omics::bins::aggregate;
+use crate::omics::impute::training_mask;
+use crate::omics::loss::{kind_masks, masked_multitask_loss, multitask_loss};
 use crate::omics::spec::OmicsSpec;
 
 /// Hyper-parameters and bookkeeping of one run.
@@ -180,15 +182,41 @@ pub fn predict_raw(net: &OmicsNet, data: &Dataset, batch: usize, device: &Device
     Ok(out)
 }
 
-fn dataset_loss(net: &OmicsNet, data: &Dataset, masks: &(Tensor, Tensor), batch: usize, device: &Device) -> Result<f64, ModelError> {
+fn dataset_loss(net: &OmicsNet, spec: &OmicsSpec, data: &Dataset, masks: &(Tensor, Tensor), batch: usize, device: &Device) -> Result<f64, ModelError> {
     let rows: Vec<usize> = (0..data.n()).collect();
     let mut total = 0.0;
+    // With imputation: the same hidden tracks in every validation pass.
+    let mut hides = StdRng::seed_from_u64(0x7661_6c69_64);
     for chunk in rows.chunks(batch.max(1)) {
         let (ids, y) = data.training_batch(chunk, &[], &[], device)?;
-        let loss = multitask_loss(&net.forward_bins(&ids)?.detach(), &y, &masks.0, &masks.1)?;
+        let loss = batch_loss(net, spec, &ids, &y, masks, &mut hides)?.detach();
         total += loss.to_scalar::<f32>()? as f64 * chunk.len() as f64;
     }
     Ok(total / data.n().max(1) as f64)
+}
+
+/// The loss of one batch (`ids`, per-bin targets `y` `[B, bins, T]`). With imputation a
+/// random share of each row's tracks is observed (their window values, from the possibly
+/// shifted bins; [`training_mask`]) and only the hidden ones are scored.
+fn batch_loss(
+    net: &OmicsNet,
+    spec: &OmicsSpec,
+    ids: &Tensor,
+    y: &Tensor,
+    masks: &(Tensor, Tensor),
+    hides: &mut StdRng,
+) -> Result<Tensor, ModelError> {
+    let Some(imp) = net.impute_spec().copied() else {
+        return Ok(multitask_loss(&net.forward_bins(ids)?, y, &masks.0, &masks.1)?);
+    };
+    let (rows, _, tracks) = y.dims3()?;
+    let shown = training_mask(&imp, rows, tracks, hides);
+    let shown = Tensor::from_vec(shown, (rows, tracks), y.device())?;
+    let values = aggregate(y, &spec.peak_mask())?;
+    let observed = Tensor::cat(&[(values * &shown)?, shown.clone()], 1)?;
+    let hidden = shown.affine(-1.0, 1.0)?.unsqueeze(1)?;
+    let pred = net.forward_bins_observed(ids, Some(&observed))?;
+    Ok(masked_multitask_loss(&pred, y, &masks.0, &masks.1, &hidden)?)
 }
 
 fn save_state(dir: &Path, state: &LoopState) -> Result<(), ModelError> {
@@ -290,6 +318,7 @@ pub fn train_observed(
         let steps = rows.len().div_ceil(batch);
         let mut flips = StdRng::seed_from_u64(opts.seed.wrapping_add(epoch as u64) ^ 0x7263_6175_67);
         let mut shifts = StdRng::seed_from_u64(opts.seed.wrapping_add(epoch as u64) ^ 0x7368_6966_74);
+        let mut hides = StdRng::seed_from_u64(opts.seed.wrapping_add(epoch as u64) ^ 0x6869_6465);
         // Offsets are drawn in steps of one bin (binned) or one base.
         let step_bp = if train.bins > 0 { (train.window_len() / train.bins).max(1) } else { 1 };
         let max_steps = (opts.shift_augment / step_bp) as i64;
@@ -303,7 +332,7 @@ pub fn train_observed(
                 .map(|_| if max_steps > 0 { shifts.random_range(-max_steps..=max_steps) * step_bp as i64 } else { 0 })
                 .collect();
             let (ids, y) = train.training_batch(chunk, &flip, &shift, &device)?;
-            let loss = multitask_loss(&net.forward_bins(&ids)?, &y, &masks.0, &masks.1)?;
+            let loss = batch_loss(net, spec, &ids, &y, &masks, &mut hides)?;
             opt.backward_step(&loss)?;
             net.refresh()?;
             if let Some(avg) = average.as_mut() {
@@ -328,7 +357,7 @@ pub fn train_observed(
         if let Some(avg) = average.as_mut() {
             avg.swap(net)?;
         }
-        let valid_loss = dataset_loss(net, valid, &masks, batch * 4, &device)?;
+        let valid_loss = dataset_loss(net, spec, valid, &masks, batch * 4, &device)?;
         state.epochs.push(EpochReport { epoch, train_loss: sum / seen as f64, valid_loss, windows_per_s });
         if let Some(report) = state.epochs.last() {
             on_epoch(net, report);
@@ -394,6 +423,7 @@ mod tests {
             stem: None,
             bin_bp: None,
             bin_context: 0,
+            impute: None,
         }
     }
 
@@ -429,7 +459,7 @@ mod tests {
         let mut net = OmicsNet::random(&tiny_cfg(), 2, crate::omics::Pooling::MeanMax, None, &[0.0, 0.0], 4, &Device::Cpu).unwrap();
         let report = train(&mut net, &spec(), train_set, valid_set, opts, &mut |_| {}).unwrap();
         let masks = kind_masks(&spec(), &Device::Cpu).unwrap();
-        let kept = dataset_loss(&net, valid_set, &masks, opts.batch_size * 4, &Device::Cpu).unwrap();
+        let kept = dataset_loss(&net, &spec(), valid_set, &masks, opts.batch_size * 4, &Device::Cpu).unwrap();
         (report, predict_raw(&net, valid_set, 8, &Device::Cpu).unwrap(), kept)
     }
 
@@ -502,6 +532,55 @@ mod tests {
         assert_eq!(c.epochs.len(), 4);
         let losses = |r: &TrainReport| r.epochs.iter().map(|e| (e.train_loss, e.valid_loss)).collect::<Vec<_>>();
         assert_eq!(losses(&c)[..2], losses(&a)[..2]);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// Sequences carry nothing here; the peak track is whether the signal is high. Only
+    /// with the signal observed can the peak be predicted, and the saved model served
+    /// through [`crate::omics::OmicsPredictor`] gives the training path's outputs.
+    #[test]
+    fn imputation_predicts_a_hidden_track_from_the_observed_one() {
+        use crate::omics::impute::{ImputeSpec, observed_input};
+        use crate::train::metrics::auroc;
+        let data = |n: usize, seed: u64| {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let mut data = Dataset::new(24, 2);
+            for _ in 0..n {
+                let ids: Vec<u32> = (0..24).map(|_| rng.random_range(7..=10)).collect();
+                let v: f32 = rng.random_range(0.0..4.0);
+                data.push(&ids, &[v.ln_1p(), f32::from(v > 2.0)]).unwrap();
+            }
+            data
+        };
+        let (train_set, valid_set) = (data(160, 1), data(96, 2));
+        let imp = ImputeSpec { hidden: 16, ..Default::default() };
+        let mut spec = spec();
+        spec.impute = Some(imp);
+        let net = OmicsNet::random(&tiny_cfg(), 2, crate::omics::Pooling::MeanMax, None, &[0.0, 0.0], 4, &Device::Cpu).unwrap();
+        let mut net = net.with_impute(imp, 4).unwrap();
+        let opts = TrainOptions { epochs: 6, batch_size: 16, lr: 1e-2, seed: 3, patience: 100, ..Default::default() };
+        train(&mut net, &spec, &train_set, &valid_set, &opts, &mut |_| {}).unwrap();
+        let rows: Vec<usize> = (0..valid_set.n()).collect();
+        let (ids, _) = valid_set.batch(&rows, &Device::Cpu).unwrap();
+        let seen: Vec<Vec<Option<f32>>> = rows.iter().map(|&i| vec![Some(valid_set.targets[i * 2]), None]).collect();
+        let observed = observed_input(&seen, 2, &Device::Cpu).unwrap();
+        let column = |t: &Tensor| t.to_vec2::<f32>().unwrap().iter().map(|r| r[1]).collect::<Vec<f32>>();
+        let with = column(&net.forward_observed(&ids, Some(&observed)).unwrap());
+        let without = column(&net.forward(&ids).unwrap());
+        let labels = valid_set.target_column(1);
+        let (a_with, a_without) = (auroc(&with, &labels).unwrap(), auroc(&without, &labels).unwrap());
+        assert!(a_with > 0.95 && a_without < 0.75, "AUROC with the signal observed {a_with}, sequence only {a_without}");
+        // Saved and served: the same outputs with the same observations.
+        let dir = std::env::temp_dir().join(format!("omics-impute-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        net.save(&dir.join("model.safetensors")).unwrap();
+        std::fs::write(dir.join("config.json"), spec.config_json(net.config()).to_string()).unwrap();
+        let served = crate::omics::OmicsPredictor::load(&dir, &Device::Cpu).unwrap();
+        let head = &served.head;
+        let out = head.forward_raw_observed(&served.backbone, &ids, Some(&observed), false).unwrap();
+        for (x, y) in column(&out).iter().zip(&with) {
+            assert!((x - y).abs() < 1e-4, "served {x} vs trained {y}");
+        }
         std::fs::remove_dir_all(&dir).ok();
     }
 }

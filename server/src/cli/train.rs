@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use omicsdb::Database;
-use omicsdb::train::{LrSchedule, Pooling, StemActivation, StemSpec, TrainEvent, TrainOpts, train_omics};
+use omicsdb::train::{ImputeSpec, LrSchedule, Pooling, StemActivation, StemSpec, TrainEvent, TrainOpts, train_omics};
 use omicsdb_storage::models::ModelMeta;
 
 /// Arguments of `omicsdb train`.
@@ -134,6 +134,17 @@ pub struct TrainArgs {
     /// steps) instead of the raw weights. 0: off.
     #[arg(long, default_value_t = 0.0)]
     pub ema_decay: f64,
+    /// Imputation: the model also reads the measured values of some tracks for a window
+    /// and predicts the others, so `impute_omics(region, tissue, assay)` can use what was
+    /// measured. Training hides a random half of each window's tracks (every track of a
+    /// quarter of the windows, which keeps the sequence-only `predict_omics` good) and
+    /// scores the hidden ones; the held-out metrics gain an imputation column (each
+    /// track predicted with every other track observed).
+    #[arg(long)]
+    pub impute: bool,
+    /// With `--impute`: hidden width of the network that embeds the observed values.
+    #[arg(long, default_value_t = 64)]
+    pub impute_hidden: usize,
     /// Note stored with the model.
     #[arg(long, default_value = "")]
     pub note: String,
@@ -188,6 +199,7 @@ pub fn run(db: &Database, args: TrainArgs) -> Result<()> {
         bin_bp: args.bin_size,
         bin_context: args.bin_context,
         motif_seeds: if stem.is_some() { args.motif_seeds } else { 0 },
+        impute: args.impute.then(|| ImputeSpec { hidden: args.impute_hidden, ..ImputeSpec::default() }),
         train: omicsdb::train::LoopOptions {
             epochs: args.epochs,
             batch_size: args.batch_size,
@@ -260,11 +272,16 @@ pub fn print_metrics(meta: &ModelMeta) {
     let f = |v: Option<&serde_json::Value>, k: &str| {
         v.and_then(|v| v.get(k)).and_then(|x| x.as_f64()).map_or("-".to_string(), |x| format!("{x:.3}"))
     };
-    println!("{:<28} {:<7} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}", "track", "kind", "pearson", "auroc", "auprc", "base_r", "base_roc", "base_prc");
+    // Imputation columns only for models trained with --impute.
+    let imputed = tracks.iter().any(|t| t.get("imputed").is_some());
+    let extra = if imputed { format!("   {:>8} {:>8} {:>8}", "imp_r", "imp_roc", "imp_prc") } else { String::new() };
+    println!("{:<28} {:<7} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}{extra}", "track", "kind", "pearson", "auroc", "auprc", "base_r", "base_roc", "base_prc");
     for t in tracks {
         let b = t.get("baseline");
+        let i = t.get("imputed");
+        let extra = if imputed { format!("   {:>8} {:>8} {:>8}", f(i, "pearson"), f(i, "auroc"), f(i, "auprc")) } else { String::new() };
         println!(
-            "{:<28} {:<7} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}",
+            "{:<28} {:<7} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}{extra}",
             t.get("track").and_then(|v| v.as_str()).unwrap_or("?"),
             t.get("kind").and_then(|v| v.as_str()).unwrap_or("?"),
             f(Some(t), "pearson"),
