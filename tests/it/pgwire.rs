@@ -421,6 +421,15 @@ async fn psql_describe_commands_work() {
     for col in ["chrom", "start", "end", "score", "embedding"] {
         assert!(out.contains(col), "\\d windows lacks {col}: {out}");
     }
+    // \d+ adds Storage, Compression, Stats target and Description
+    // (col_description; its reloptions array is answered as no options).
+    let out = timeout(STEP, psql_async(port, vec![], String::new(), "\\d+ windows")).await.unwrap();
+    for word in ["Table \"public.windows\"", "Storage", "Stats target", "Description", "extended", "plain"] {
+        assert!(out.contains(word), "\\d+ windows lacks {word}: {out}");
+    }
+    for col in ["chrom", "start", "end", "score", "accessible", "embedding"] {
+        assert!(out.lines().any(|l| l.trim_start().starts_with(col)), "\\d+ windows lacks {col}: {out}");
+    }
     let out = timeout(STEP, psql_async(port, vec![], String::new(), "\\d")).await.unwrap();
     assert!(out.contains("windows"), "\\d output: {out}");
     let out = timeout(STEP, psql_async(port, vec![], String::new(), "\\df")).await.unwrap();
@@ -428,6 +437,14 @@ async fn psql_describe_commands_work() {
     // System functions, with PostgreSQL's rendering of their signatures.
     let out = timeout(STEP, psql_async(port, vec![], String::new(), "\\dfS pg_get_keywords")).await.unwrap();
     assert!(out.contains("SETOF record") && out.contains("OUT word text"), "\\dfS output: {out}");
+    // \df+ adds Volatility, Parallel, Owner, Security, Access privileges
+    // (array_to_string on pg_proc's text proacl), Language, Source code and
+    // Description.
+    let out = timeout(STEP, psql_async(port, vec![], String::new(), "\\dfS+ substr")).await.unwrap();
+    for word in ["Volatility", "Parallel", "Security", "Access privileges", "Language", "Source code", "Description"] {
+        assert!(out.contains(word), "\\dfS+ lacks {word}: {out}");
+    }
+    assert!(out.contains("text_substr") && out.contains("immutable") && out.contains("internal"), "\\dfS+ output: {out}");
     let out = timeout(STEP, psql_async(port, vec![], String::new(), "SELECT chrom, start FROM windows WHERE chrom = 'chr2'"))
         .await
         .unwrap();
@@ -617,6 +634,21 @@ async fn serves_an_omicsdb_database() {
     }
     let read_bed = out.lines().find(|l| l.contains("read_bed")).unwrap_or_else(|| panic!("\\df lacks read_bed: {out}"));
     assert!(read_bed.contains("SETOF record"), "table functions return sets: {read_bed}");
+    // \df+ and \df+ PATTERN: omicsdb's functions with their volatility.
+    for script in ["\\df+", "\\df+ region"] {
+        let out = timeout(STEP, psql_async(port, vec![], String::new(), script)).await.unwrap();
+        assert!(out.contains("Volatility") && out.contains("Source code"), "{script} output: {out}");
+        let region = out
+            .lines()
+            .find(|l| l.split('|').nth(1).is_some_and(|n| n.trim() == "region"))
+            .unwrap_or_else(|| panic!("{script} lacks region: {out}"));
+        assert!(region.contains("immutable") && region.contains("invoker"), "{script}: {region}");
+    }
+    // \d+ on the database's own tables.
+    for (script, column) in [("\\d+ tracks", "assay"), ("\\d+ chroms", "length")] {
+        let out = timeout(STEP, psql_async(port, vec![], String::new(), script)).await.unwrap();
+        assert!(out.contains("Storage") && out.contains(column), "{script} output: {out}");
+    }
 }
 
 /// A `json` value read as its text (tokio-postgres' serde_json support is

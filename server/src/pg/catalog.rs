@@ -85,6 +85,7 @@ pub async fn install(ctx: &SessionContext) -> Result<(), ServerError> {
     setup_pg_catalog(ctx, &catalog, Arc::new(AuthManager::default())).map_err(catalog_error)?;
     register_basics(ctx);
     super::sizes::register(ctx);
+    super::describe::register(ctx);
 
     let own = own_functions(ctx).await.map_err(catalog_error)?;
     add_functions_to_pg_proc(ctx, &catalog, &own).await.map_err(catalog_error)?;
@@ -175,7 +176,13 @@ pub async fn own_functions(ctx: &SessionContext) -> DfResult<Vec<OwnFunction>> {
     known.extend(base.aggregate_functions().keys().cloned());
     known.extend(base.window_functions().keys().cloned());
     known.extend(base.table_functions().keys().cloned());
-    known.extend(SERVER_FUNCTIONS.iter().chain(super::sizes::FUNCTIONS.iter()).map(|s| s.to_string()));
+    known.extend(
+        SERVER_FUNCTIONS
+            .iter()
+            .chain(super::sizes::FUNCTIONS.iter())
+            .chain(super::describe::FUNCTIONS.iter())
+            .map(|s| s.to_string()),
+    );
 
     let state = ctx.state();
     let mut out = Vec::new();
@@ -295,6 +302,12 @@ async fn add_functions_to_pg_proc(ctx: &SessionContext, catalog: &str, own: &[Ow
                 own.iter().for_each(|f| b.append_value(f.returns_set));
                 Arc::new(b.finish())
             }
+            // Scalar, aggregate and window functions run on partitions in
+            // parallel; table functions are scans of their own (PostgreSQL's
+            // default, unsafe, for a function that declares nothing).
+            "proparallel" => Arc::new(StringArray::from_iter_values(
+                own.iter().map(|f| if f.returns_set { "u" } else { "s" }),
+            )),
             "prosrc" => Arc::new(StringArray::from_iter_values(own.iter().map(|f| f.name.as_str()))),
             // Table functions return `SETOF record`; the others' result type
             // is not declared (0).

@@ -174,9 +174,11 @@ async fn run_query(
     ctx: &SessionContext,
     client: &mut dyn HookClient,
 ) -> PgWireResult<Response> {
+    let mut statement = statement.clone();
+    super::describe::rewrite_statement(&mut statement);
     let plan = ctx
         .state()
-        .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
+        .statement_to_plan(DfStatement::Statement(Box::new(statement)))
         .await
         .map_err(api_error)?;
     let plan = json::wrap_plan(plan).map_err(api_error)?;

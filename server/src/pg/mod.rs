@@ -24,6 +24,7 @@ pub mod cancel;
 pub mod catalog;
 pub mod config;
 mod conn;
+pub mod describe;
 pub mod error;
 pub mod fastpath;
 pub mod hooks;

@@ -116,7 +116,8 @@ impl QueryParser for JsonParser {
         if let Some(statement) = self.fast.cached(client, sql).await {
             return Ok(Some(statement));
         }
-        let parsed = match self.inner.parse_sql(client, sql, types).await? {
+        let rewritten = super::describe::rewrite_sql(sql);
+        let parsed = match self.inner.parse_sql(client, rewritten.as_deref().unwrap_or(sql), types).await? {
             Some((query, Some((statement, plan)))) if matches!(statement, SqlStatement::Query(_)) => {
                 let plan = json::wrap_plan(plan).map_err(|e| PgWireError::ApiError(Box::new(e)))?;
                 Some((query, Some((statement, plan))))
