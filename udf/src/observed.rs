@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use omicsdb_model::omics::OmicsSpec;
 use omicsdb_storage::Store;
-use omicsdb_storage::meta::WindowSetMeta;
+use omicsdb_storage::meta::{TrackMeta, WindowSetMeta};
 use omicsdb_storage::tracks::output::read_track_file;
 
 use crate::error::UdfError;
@@ -28,13 +28,20 @@ pub struct TrackColumns {
 }
 
 impl TrackColumns {
-    /// Column `column` of track `track` on chromosome `chrom` of window set `ws`, `None`
-    /// when the track has no file there.
-    fn column(&self, store: &Store, ws: &WindowSetMeta, track: &str, column: &str, chrom: &str) -> Result<Option<Column>, UdfError> {
-        let meta = store.track(track)?;
-        let Some(set) = meta.files.get(&ws.name) else { return Ok(None) };
+    /// What one batch reads: the model's window set and its tracks' catalog entries,
+    /// looked up once.
+    pub fn for_batch<'a>(&'a self, store: &'a Store, spec: &'a OmicsSpec) -> Result<BatchObserved<'a>, UdfError> {
+        let ws = store.window_set(&spec.window_set)?;
+        let tracks = spec.tracks.iter().map(|t| store.track(&t.name)).collect::<Result<Vec<_>, _>>()?;
+        Ok(BatchObserved { columns: self, store, spec, ws, tracks })
+    }
+
+    /// Column `column` of `track` on chromosome `chrom` of window set `ws`, `None` when
+    /// the track has no file there.
+    fn column(&self, store: &Store, ws: &WindowSetMeta, track: &TrackMeta, column: &str, chrom: &str) -> Result<Option<Column>, UdfError> {
+        let Some(set) = track.files.get(&ws.name) else { return Ok(None) };
         let Some(file) = set.files.iter().find(|f| f.chrom == chrom) else { return Ok(None) };
-        let Some(index) = meta.columns.iter().position(|c| c == column) else { return Ok(None) };
+        let Some(index) = track.columns.iter().position(|c| c == column) else { return Ok(None) };
         let key = (file.path.clone(), file.bytes, column.to_string());
         if let Some(c) = self.columns.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return Ok(Some(Arc::clone(c)));
@@ -47,27 +54,32 @@ impl TrackColumns {
         self.columns.lock().unwrap_or_else(|e| e.into_inner()).insert(key, Arc::clone(&col));
         Ok(Some(col))
     }
+}
 
+/// The observed values of one batch's tiles ([`TrackColumns::for_batch`]).
+#[derive(Debug)]
+pub struct BatchObserved<'a> {
+    columns: &'a TrackColumns,
+    store: &'a Store,
+    spec: &'a OmicsSpec,
+    ws: WindowSetMeta,
+    tracks: Vec<TrackMeta>,
+}
+
+impl BatchObserved<'_> {
     /// Every track's encoded observed value for the tile centred at `centre` on `chrom`
     /// (see the module docs), with track `hide` left unobserved.
-    pub fn observed(
-        &self,
-        store: &Store,
-        spec: &OmicsSpec,
-        ws: &WindowSetMeta,
-        chrom: &str,
-        centre: u64,
-        hide: usize,
-    ) -> Result<Vec<Option<f32>>, UdfError> {
-        let row = nearest_row(ws, chrom, centre);
-        let mut out = Vec::with_capacity(spec.tracks.len());
-        for (t, track) in spec.tracks.iter().enumerate() {
+    pub fn observed(&self, chrom: &str, centre: u64, hide: usize) -> Result<Vec<Option<f32>>, UdfError> {
+        let row = nearest_row(&self.ws, chrom, centre);
+        let mut out = Vec::with_capacity(self.spec.tracks.len());
+        for (t, (track, meta)) in self.spec.tracks.iter().zip(&self.tracks).enumerate() {
             let value = match row {
                 Some(row) if t != hide => self
-                    .column(store, ws, &track.name, &track.column, chrom)?
+                    .columns
+                    .column(self.store, &self.ws, meta, &track.column, chrom)?
                     .and_then(|c| c.get(row).copied().flatten())
                     .filter(|v| v.is_finite())
-                    .map(|v| spec.encode_target(t, v)),
+                    .map(|v| self.spec.encode_target(t, v)),
                 _ => None,
             };
             out.push(value);

@@ -58,7 +58,7 @@ use crate::args;
 use crate::batching::{Task, evaluate};
 use crate::cache::{decode_f32, encode_f32};
 use crate::error::UdfError;
-use crate::observed::TrackColumns;
+use crate::observed::{BatchObserved, TrackColumns};
 use crate::registry::ModelRegistry;
 
 /// The SQL name.
@@ -310,7 +310,7 @@ impl PredictOmicsFunc {
     fn region_inputs(
         &self,
         spec: &OmicsSpec,
-        hide: Option<usize>,
+        hide: Option<(usize, &BatchObserved)>,
         genome: &Genome,
         row: usize,
         label: &str,
@@ -330,17 +330,13 @@ impl PredictOmicsFunc {
         if end > chrom_len {
             return Err(self.arg_err("region", format!("row {row}: '{label}' ends past {chrom} ({chrom_len} bp)")));
         }
-        let ws = match hide {
-            Some(_) => Some(self.registry.store().window_set(&spec.window_set)?),
-            None => None,
-        };
         tile_centres(start, end, spec.window_bp)
             .into_iter()
             .map(|c| -> Result<Vec<u8>, UdfError> {
                 let mut seq = context_sequence(c, spec.input_len(), chrom_len, |s, e| genome.sequence(chrom, s, e, false))?;
                 seq.iter_mut().filter(|b| !matches!(b, b'A' | b'C' | b'G' | b'T')).for_each(|b| *b = b'N');
-                if let (Some(hide), Some(ws)) = (hide, &ws) {
-                    let observed = self.observed.observed(self.registry.store(), spec, ws, chrom, c, hide)?;
+                if let Some((hide, batch)) = hide {
+                    let observed = batch.observed(chrom, c, hide)?;
                     let n = observed.len();
                     let values = observed.iter().map(|v| v.unwrap_or(0.0));
                     let flags = observed.iter().map(|v| f32::from(v.is_some()));
@@ -366,6 +362,12 @@ impl PredictOmicsFunc {
         let texts = args::texts(&first).ok_or_else(|| {
             self.arg_err(if off == 0 { "region" } else { "chrom" }, format!("must be a string, got {}", first.data_type()))
         })?;
+        // The window set and tracks the observed values come from, once per batch.
+        let observed = match hide {
+            Some(t) => Some((t, self.observed.for_batch(self.registry.store(), spec)?)),
+            None => None,
+        };
+        let hide = observed.as_ref().map(|(t, b)| (*t, b));
         // One catalog lookup per batch (at the first non-NULL row), not per row.
         let mut cached: Option<Arc<Genome>> = None;
         let mut genome = || -> Result<Arc<Genome>, UdfError> {
