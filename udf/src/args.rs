@@ -130,6 +130,20 @@ pub fn texts(array: &ArrayRef) -> Option<Vec<Option<&[u8]>>> {
     }
 }
 
+/// [`texts`] of a string argument, or an error naming the function, the argument and
+/// the type it got.
+pub fn string_rows<'a>(
+    function: &'static str,
+    argument: &'static str,
+    array: &'a ArrayRef,
+) -> Result<Vec<Option<&'a [u8]>>, UdfError> {
+    texts(array).ok_or_else(|| UdfError::Argument {
+        function,
+        argument,
+        message: format!("must be a string, got {}", array.data_type()),
+    })
+}
+
 /// Whether every argument is a scalar (the result must then be a scalar too).
 pub fn all_scalar(args: &[ColumnarValue]) -> bool {
     args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)))

@@ -199,11 +199,7 @@ impl ScalarUDFImpl for HyenaEmbedFunc {
             .into());
         }
         let seq = a.args[0].to_array(a.number_rows)?;
-        let seqs = args::texts(&seq).ok_or_else(|| UdfError::Argument {
-            function: NAME,
-            argument: "seq",
-            message: format!("must be a string, got {}", seq.data_type()),
-        })?;
+        let seqs = args::string_rows(NAME, "seq", &seq)?;
         let out = evaluate(&self.registry, &EmbedTask { pooling }, &meta, &seqs)?;
         args::finish(embeddings_array(out, d)?, scalar)
     }

@@ -25,7 +25,6 @@ use omicsdb_model::{HyenaDna, ModelError};
 
 use crate::args;
 use crate::batching::{Task, evaluate};
-use crate::error::UdfError;
 use crate::registry::ModelRegistry;
 
 /// The SQL name.
@@ -132,11 +131,7 @@ impl ScalarUDFImpl for HyenaLoglikFunc {
         let model = args::exec_constant(NAME, "model", a.args.get(1))?;
         let meta = self.registry.resolve(NAME, model.as_deref())?;
         let seq = a.args[0].to_array(a.number_rows)?;
-        let seqs = args::texts(&seq).ok_or_else(|| UdfError::Argument {
-            function: NAME,
-            argument: "seq",
-            message: format!("must be a string, got {}", seq.data_type()),
-        })?;
+        let seqs = args::string_rows(NAME, "seq", &seq)?;
         let out = evaluate(&self.registry, &LoglikTask, &meta, &seqs)?;
         args::finish(Arc::new(Float64Array::from(out)), scalar)
     }

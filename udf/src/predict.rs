@@ -359,9 +359,7 @@ impl PredictOmicsFunc {
         off: usize,
     ) -> Result<Vec<Option<Vec<Vec<u8>>>>> {
         let first = args[0].to_array(rows)?;
-        let texts = args::texts(&first).ok_or_else(|| {
-            self.arg_err(if off == 0 { "region" } else { "chrom" }, format!("must be a string, got {}", first.data_type()))
-        })?;
+        let texts = args::string_rows(self.mode.name(), if off == 0 { "region" } else { "chrom" }, &first)?;
         // The window set and tracks the observed values come from, once per batch.
         let observed = match hide {
             Some(t) => Some((t, self.observed.for_batch(self.registry.store(), spec)?)),
