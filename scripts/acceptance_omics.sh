@@ -4,6 +4,7 @@
 # out), time predict_omics through SQL over the held-out chromosome, and materialize chr5
 # for all tissues.
 #   [EPOCHS=12] scripts/acceptance_omics.sh [DB_DIR] [extra omicsdb train args...]
+# (e.g. --impute: also train imputation, report its held-out metrics and time impute_omics)
 # Builds the release binary first (scripts/release-build.sh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/release-build.sh"
@@ -12,7 +13,13 @@ OMICSDB="$RELEASE_DIR/omicsdb"
 DB="${1:-acceptance-omics-db}"; shift || true
 DATA="$DB.inputs"
 rm -rf "$DB" "$DATA" "$DB.bigwig"
-python3 scripts/acceptance_omics.py "$DATA" --seed 7
+# The generator needs numpy: the project's virtualenv has it (scripts/setup.sh makes it).
+PYTHON="${OMICSDB_VENV:-$HOME/.cache/omicsdb-venv}/bin/python"
+if ! "$PYTHON" -c "import numpy" 2>/dev/null; then
+  PYTHON=python3
+  "$PYTHON" -c "import numpy" 2>/dev/null || { echo "acceptance_omics.sh: numpy is needed; run scripts/setup.sh first" >&2; exit 1; }
+fi
+"$PYTHON" scripts/acceptance_omics.py "$DATA" --seed 7
 export OMICSDB_DB="$DB"
 set -x
 "$OMICSDB" ingest genome --assembly syn6 --window 1000 --stride 1000 "$DATA/genome.fa"
@@ -32,6 +39,10 @@ time "$OMICSDB" train --model syn_omics --holdout-chroms chr6 --valid-chroms chr
 "$OMICSDB" model show syn_omics
 # Inference through SQL over a held-out chromosome (model calls, no cache hits: a fresh model).
 time "$OMICSDB" sql "SELECT count(*) AS n, avg(predict_omics(region, 'liver', 'atac_seq')) AS mean_p FROM windows WHERE chrom = 'chr6'"
+# With --impute among the extra arguments: the same track imputed from the other five.
+if [[ " $* " == *" --impute "* ]]; then
+  time "$OMICSDB" sql "SELECT count(*) AS n, avg(impute_omics(region, 'liver', 'atac_seq')) AS mean_p FROM windows WHERE chrom = 'chr6'"
+fi
 # Materialization of chr5 (not predicted yet, so every window is a model call) for the three
 # tissues: one model call gives every tissue's tracks, so after the first tissue the
 # windows come from the cache.
