@@ -381,4 +381,9 @@ fn imputation_uses_the_measured_tracks() {
         .unwrap();
     let err = rt().block_on(db.sql("SELECT impute_omics('c3:1-128', 'liver', 'atac_seq', 'plain')")).unwrap_err().to_string();
     assert!(err.contains("--impute"), "{err}");
+    // A track the model reads, dropped since training, is named.
+    db.drop_track("liver_rna").unwrap();
+    db.refresh().unwrap();
+    let err = rt().block_on(db.sql("SELECT impute_omics('c3:1-128', 'liver', 'dnase_seq', 'omics_impute')")).unwrap_err().to_string();
+    assert!(err.contains("liver_rna"), "{err}");
 }

@@ -32,7 +32,17 @@ impl TrackColumns {
     /// looked up once.
     pub fn for_batch<'a>(&'a self, store: &'a Store, spec: &'a OmicsSpec) -> Result<BatchObserved<'a>, UdfError> {
         let ws = store.window_set(&spec.window_set)?;
-        let tracks = spec.tracks.iter().map(|t| store.track(&t.name)).collect::<Result<Vec<_>, _>>()?;
+        let tracks = spec
+            .tracks
+            .iter()
+            .map(|t| {
+                store.track(&t.name).map_err(|e| UdfError::Argument {
+                    function: crate::predict::IMPUTE_NAME,
+                    argument: "model",
+                    message: format!("the model reads the measured values of track '{}', which is not in the database ({e})", t.name),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(BatchObserved { columns: self, store, spec, ws, tracks })
     }
 
