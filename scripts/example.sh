@@ -27,11 +27,13 @@ set -x
 # bundled human chromosome, so its last 13 Mbp are held out and 45-50 Mb validates.
 "$OMICSDB" train --model gm12878_omics --tissues GM12878 \
   --holdout-chroms 20:50000001-63025520 --valid-chroms 20:45000001-50000000 \
-  --max-windows 600 --epochs 2 --batch-size 16 --lr 3e-3 --d-model 16 --n-layer 1 --seed 1 \
+  --max-windows 600 --epochs 2 --batch-size 16 --lr 3e-3 --d-model 16 --n-layer 1 --seed 1 --impute \
   --note "bundled example: 2 epochs on 600 chr20 windows; a demonstration, not a useful model"
 "$OMICSDB" model show gm12878_omics
 "$OMICSDB" sql "SELECT region, predict_omics(region, 'GM12878') AS prediction FROM windows WHERE chrom = '20' AND start >= 30000000 LIMIT 3"
 "$OMICSDB" sql "SELECT round(predict_omics('20:30,000,001-30,010,000', 'GM12878', 'atac_seq'), 4) AS atac_p_10kb"
+# Imputation (--impute): CTCF from the sequence and the measured ATAC of each window.
+"$OMICSDB" sql "SELECT region, atac_gm12878, ctcf_gm12878, round(impute_omics(region, 'GM12878', 'chip_seq_ctcf'), 3) AS ctcf_imputed, round(predict_omics(region, 'GM12878', 'chip_seq_ctcf'), 3) AS ctcf_from_seq FROM windows WHERE chrom = '20' AND atac_gm12878 > 0 ORDER BY start LIMIT 5"
 "$OMICSDB" materialize --model gm12878_omics --all-tissues --bigwig-dir "$DB/bigwig"
 "$OMICSDB" sql "SELECT chrom, start, \"end\", round(atac_seq, 3) AS atac_p, round(chip_seq_ctcf, 3) AS ctcf_p, atac_gm12878 AS atac_observed FROM predictions_gm12878_omics p JOIN windows w USING (chrom, start, \"end\") ORDER BY atac_seq DESC LIMIT 5"
 "$OMICSDB" plot --region 20:30,000,001-30,400,000 --predictions gm12878_omics --out "$DB/plot.svg"
