@@ -33,7 +33,7 @@ set -x
 "$OMICSDB" sql "SELECT region, predict_omics(region, 'GM12878') AS prediction FROM windows WHERE chrom = '20' AND start >= 30000000 LIMIT 3"
 "$OMICSDB" sql "SELECT round(predict_omics('20:30,000,001-30,010,000', 'GM12878', 'atac_seq'), 4) AS atac_p_10kb"
 # Imputation (--impute): CTCF from the sequence and the measured ATAC of each window.
-"$OMICSDB" sql "SELECT region, atac_gm12878, ctcf_gm12878, round(impute_omics(region, 'GM12878', 'chip_seq_ctcf'), 3) AS ctcf_imputed, round(predict_omics(region, 'GM12878', 'chip_seq_ctcf'), 3) AS ctcf_from_seq FROM windows WHERE chrom = '20' AND atac_gm12878 > 0 ORDER BY start LIMIT 5"
+"$OMICSDB" sql "SELECT region, atac_gm12878, ctcf_gm12878, impute_omics(region, 'GM12878', 'chip_seq_ctcf') AS ctcf_imputed, predict_omics(region, 'GM12878', 'chip_seq_ctcf') AS ctcf_from_seq FROM windows WHERE chrom = '20' AND (atac_gm12878 > 0 OR ctcf_gm12878 > 0) ORDER BY start LIMIT 5"
 "$OMICSDB" materialize --model gm12878_omics --all-tissues --bigwig-dir "$DB/bigwig"
 "$OMICSDB" sql "SELECT chrom, start, \"end\", round(atac_seq, 3) AS atac_p, round(chip_seq_ctcf, 3) AS ctcf_p, atac_gm12878 AS atac_observed FROM predictions_gm12878_omics p JOIN windows w USING (chrom, start, \"end\") ORDER BY atac_seq DESC LIMIT 5"
 "$OMICSDB" plot --region 20:30,000,001-30,400,000 --predictions gm12878_omics --out "$DB/plot.svg"
