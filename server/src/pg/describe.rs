@@ -44,18 +44,25 @@ use datafusion::sql::sqlparser::parser::Parser;
 /// (PostgreSQL's own, so not listed as omicsdb's).
 pub const FUNCTIONS: [&str; 2] = ["col_description", "pg_get_viewdef"];
 
-/// Registers `col_description` and the text-aware `array_to_string`.
-pub fn register(ctx: &SessionContext) {
-    ctx.register_udf(create_udf(
-        "col_description",
-        vec![DataType::Int64, DataType::Int64],
+/// A stable function of `args` that answers NULL text for every row: what
+/// PostgreSQL returns for a comment (`obj_description`, `col_description`) that
+/// was never set, as no comments are stored here.
+pub fn null_text_udf(name: &str, args: Vec<DataType>) -> ScalarUDF {
+    create_udf(
+        name,
+        args,
         DataType::Utf8,
         Volatility::Stable,
         Arc::new(|args: &[ColumnarValue]| {
             let n = ColumnarValue::values_to_arrays(args)?[0].len();
             Ok(ColumnarValue::Array(new_null_array(&DataType::Utf8, n)))
         }),
-    ));
+    )
+}
+
+/// Registers `col_description` and the text-aware `array_to_string`.
+pub fn register(ctx: &SessionContext) {
+    ctx.register_udf(null_text_udf("col_description", vec![DataType::Int64, DataType::Int64]));
     ctx.register_udf(ScalarUDF::from(SimpleScalarUDF::new_with_signature(
         "pg_get_viewdef",
         Signature::one_of(

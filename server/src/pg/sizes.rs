@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, Int64Array, StringBuilder, new_null_array};
+use datafusion::arrow::array::{Array, AsArray, Int64Array, StringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
@@ -70,16 +70,7 @@ pub fn register(ctx: &SessionContext) {
             }),
         ));
     }
-    ctx.register_udf(create_udf(
-        "obj_description",
-        vec![DataType::Int64, DataType::Utf8],
-        DataType::Utf8,
-        Volatility::Stable,
-        Arc::new(|args: &[ColumnarValue]| {
-            let n = ColumnarValue::values_to_arrays(args)?[0].len();
-            Ok(ColumnarValue::Array(new_null_array(&DataType::Utf8, n)))
-        }),
-    ));
+    ctx.register_udf(super::describe::null_text_udf("obj_description", vec![DataType::Int64, DataType::Utf8]));
 }
 
 #[cfg(test)]
