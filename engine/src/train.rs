@@ -473,10 +473,7 @@ fn impute_saved(predictor: &OmicsPredictor, data: &Dataset, rc_average: bool) ->
                 .map(|&r| (0..t_count).map(|u| (u != t).then(|| data.targets[r * t_count + u])).collect())
                 .collect();
             let observed = omicsdb_model::omics::impute::observed_input(&seen, t_count, &Device::Cpu).map_err(candle)?;
-            let mut raw = head.outputs(&fwd, Some(&observed))?;
-            if let Some(rev) = &rev {
-                raw = ((raw + head.outputs(rev, Some(&observed))?).map_err(candle)? * 0.5).map_err(candle)?;
-            }
+            let raw = head.outputs_averaged(&fwd, rev.as_ref(), Some(&observed))?;
             column.extend(raw.to_vec2::<f32>().map_err(candle)?.into_iter().map(|row| row[t]));
         }
     }

@@ -48,6 +48,7 @@ use datafusion::common::{Result, internal_err};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
+use omicsdb_model::omics::impute::observed_row;
 use omicsdb_model::omics::spec::{context_sequence, tile_centres};
 use omicsdb_model::omics::{ARCHITECTURE, OmicsHead, OmicsSpec};
 use omicsdb_model::{HyenaDna, ModelError};
@@ -337,11 +338,7 @@ impl PredictOmicsFunc {
                 seq.iter_mut().filter(|b| !matches!(b, b'A' | b'C' | b'G' | b'T')).for_each(|b| *b = b'N');
                 if let Some((hide, batch)) = hide {
                     let observed = batch.observed(chrom, c, hide)?;
-                    let n = observed.len();
-                    let values = observed.iter().map(|v| v.unwrap_or(0.0));
-                    let flags = observed.iter().map(|v| f32::from(v.is_some()));
-                    seq.extend(encode_f32(&values.chain(flags).collect::<Vec<f32>>()));
-                    debug_assert_eq!(seq.len(), spec.input_len() + 8 * n);
+                    seq.extend(encode_f32(&observed_row(&observed, spec.tracks.len())));
                 }
                 Ok(seq)
             })

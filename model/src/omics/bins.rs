@@ -79,6 +79,15 @@ impl BinLayout {
     }
 }
 
+/// Pooled features of hidden states `[B, L', D]`: `[B, count, W]` over each bin with a
+/// layout ([`BinLayout::pool`]), else `[B, W]` over every position.
+pub fn pool_features(layout: Option<&BinLayout>, hidden: &Tensor, pooling: Pooling) -> candle_core::Result<Tensor> {
+    match layout {
+        Some(layout) => layout.pool(hidden, pooling),
+        None => pooling.pool(hidden),
+    }
+}
+
 /// Window-level raw outputs `[B, T]` from per-bin raw outputs `[B, bins, T]`:
 /// the largest bin logit where `peaks[t]`, else `log1p(mean(expm1(max(x, 0))))`
 /// (see the module docs). Differentiable.

@@ -68,11 +68,19 @@ impl ImputeSpec {
 pub fn observed_input(rows: &[Vec<Option<f32>>], tracks: usize, device: &Device) -> candle_core::Result<Tensor> {
     let mut data = Vec::with_capacity(rows.len() * 2 * tracks);
     for row in rows {
-        let value = |t: usize| row.get(t).copied().flatten().filter(|v| v.is_finite());
-        data.extend((0..tracks).map(|t| value(t).unwrap_or(0.0)));
-        data.extend((0..tracks).map(|t| f32::from(value(t).is_some())));
+        data.extend(observed_row(row, tracks));
     }
     Tensor::from_vec(data, (rows.len(), 2 * tracks), device)
+}
+
+/// One row of the observed-values input: `tracks` values (0 where not observed), then
+/// `tracks` flags (1 = observed). Missing and non-finite values are not observed.
+pub fn observed_row(values: &[Option<f32>], tracks: usize) -> Vec<f32> {
+    let value = |t: usize| values.get(t).copied().flatten().filter(|v| v.is_finite());
+    let mut out = Vec::with_capacity(2 * tracks);
+    out.extend((0..tracks).map(|t| value(t).unwrap_or(0.0)));
+    out.extend((0..tracks).map(|t| f32::from(value(t).is_some())));
+    out
 }
 
 /// Training masks `[rows · T]` (row-major, 1 = observed): per row, nothing observed with

@@ -13,7 +13,7 @@ use candle_nn::{Embedding, Linear, Module, VarBuilder, VarMap, linear};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::bins::{BinLayout, aggregate};
+use super::bins::{BinLayout, aggregate, pool_features};
 use super::impute::{ImputeBranch, ImputeSpec};
 use super::stem::{ConvStem, StemSpec};
 use super::Pooling;
@@ -306,11 +306,7 @@ impl OmicsNet {
     /// Pooled features of the hidden states: `[B, W]` (over all positions), or
     /// `[B, bins, W]` with per-bin outputs.
     pub fn features(&self, ids: &Tensor) -> Result<Tensor, ModelError> {
-        let hidden = self.hidden(ids)?;
-        Ok(match &self.bins {
-            Some((layout, _)) => layout.pool(&hidden, self.pooling)?,
-            None => self.pooling.pool(&hidden)?,
-        })
+        Ok(pool_features(self.bins.as_ref().map(|(l, _)| l), &self.hidden(ids)?, self.pooling)?)
     }
 
     /// Raw per-bin outputs `[B, bins, T]` of pooled features ([`Self::features`]) with

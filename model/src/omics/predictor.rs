@@ -5,7 +5,7 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 
-use super::bins::{BinLayout, aggregate};
+use super::bins::{BinLayout, aggregate, pool_features};
 use super::impute::ImputeBranch;
 use super::spec::OmicsSpec;
 use super::stem::ConvStem;
@@ -112,10 +112,7 @@ impl OmicsHead {
             None => backbone.forward_hidden(ids)?,
         }
         .to_dtype(DType::F32)?;
-        Ok(match &self.bins {
-            Some((layout, _)) => layout.pool(&hidden, self.spec.pooling)?,
-            None => self.spec.pooling.pool(&hidden)?,
-        })
+        Ok(pool_features(self.bins.as_ref().map(|(l, _)| l), &hidden, self.spec.pooling)?)
     }
 
     /// Raw window outputs `[B, T]` of pooled features ([`Self::features`]) with observed
@@ -149,12 +146,22 @@ impl OmicsHead {
         observed: Option<&Tensor>,
         rc_average: bool,
     ) -> Result<Tensor, ModelError> {
-        let fwd = self.outputs(&self.features(backbone, ids)?, observed)?;
-        if !rc_average {
-            return Ok(fwd);
+        let fwd = self.features(backbone, ids)?;
+        let rev = match rc_average {
+            true => Some(self.features(backbone, &reverse_complement_ids(ids)?)?),
+            false => None,
+        };
+        self.outputs_averaged(&fwd, rev.as_ref(), observed)
+    }
+
+    /// [`Self::outputs`] of forward-strand features, averaged with those of the reverse
+    /// complement's features when given (the same observed values for both strands).
+    pub fn outputs_averaged(&self, fwd: &Tensor, rev: Option<&Tensor>, observed: Option<&Tensor>) -> Result<Tensor, ModelError> {
+        let out = self.outputs(fwd, observed)?;
+        match rev {
+            Some(rev) => Ok(((out + self.outputs(rev, observed)?)? * 0.5)?),
+            None => Ok(out),
         }
-        let rev = self.outputs(&self.features(backbone, &reverse_complement_ids(ids)?)?, observed)?;
-        Ok(((fwd + rev)? * 0.5)?)
     }
 
     /// Per row, every track's prediction in the track's units
