@@ -29,6 +29,7 @@ pub mod hyena;
 pub mod long_conv;
 pub mod malloc;
 pub mod omics;
+pub mod simd;
 pub mod train;
 pub mod tokenizer;
 

@@ -6,13 +6,27 @@
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 
 use crate::long_conv::kernels::par_rows;
+use crate::simd::lane_sum;
 
-/// Channels handled together in the channels-first kernels.
-fn channel_block(d: usize) -> usize {
-    [32, 16, 8, 4, 2, 1].into_iter().find(|b| d % b == 0).unwrap_or(1)
+/// Channels handled together by one work item of [`GateIn`]: all `d` when the batch alone
+/// gives every thread two sequences, else halves of it down to 16, so a single long
+/// sequence is still split over the threads. Whole rows of the projection are read
+/// contiguously (and once per item), so the fewer blocks the better.
+fn channel_block(b: usize, d: usize, threads: usize) -> usize {
+    let mut cb = d;
+    while cb % 2 == 0 && cb > 16 && b * (d / cb) < 2 * threads {
+        cb /= 2;
+    }
+    cb
 }
 
-/// Time steps per tile in the channels-first kernel.
+/// Time steps per tile of [`GateIn`] for a block of `cb` channels: a tile of about 16 KiB,
+/// which stays in L1 while it is transposed.
+fn gate_in_tile(cb: usize) -> usize {
+    (4096 / cb.max(1)).clamp(8, 64)
+}
+
+/// Time steps per tile in [`GateOut`].
 const TIME_TILE: usize = 64;
 
 pub(crate) fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
@@ -79,17 +93,18 @@ impl CustomOp2 for GateIn {
         let p = f32_slice(s1, l1, "fused hyena kernel: projection")?;
         let prm = params(s2, l2)?;
         let d = c3 / 3;
-        let cb = channel_block(d);
+        let cb = channel_block(b, d, threads());
+        let tile_len = gate_in_tile(cb);
         let blocks_per_batch = d / cb;
         let mut out = vec![0f32; b * d * len];
-        // One item per (sequence, block of `cb` channels): rows of the tile are computed
+        // One item per (sequence, block of `cb` channels): rows of a time tile are computed
         // time-major (vectorized over channels), then transposed into the channel rows.
-        let scratch = || (vec![0f32; TIME_TILE * cb], vec![0f32; cb]);
+        let scratch = || (vec![0f32; tile_len * cb], vec![0f32; cb]);
         par_rows(&mut out, cb * len, threads(), scratch, |item, chunk, (tile, x1)| {
             let (bi, c0) = (item / blocks_per_batch, (item % blocks_per_batch) * cb);
             let seq = &p[bi * len * c3..(bi + 1) * len * c3];
-            for t0 in (0..len).step_by(TIME_TILE) {
-                let tt = (len - t0).min(TIME_TILE);
+            for t0 in (0..len).step_by(tile_len) {
+                let tt = (len - t0).min(tile_len);
                 for (i, row) in tile.chunks_exact_mut(cb).take(tt).enumerate() {
                     prm.row(seq, t0 + i, 2 * d + c0, row);
                     prm.row(seq, t0 + i, d + c0, x1);
@@ -292,16 +307,73 @@ impl CustomOp3 for LinearResidual {
         let x = f32_slice(s1, l1, "fused hyena kernel: input")?;
         let w = f32_slice(s2, l2, "fused hyena kernel: weight")?;
         let r = f32_slice(s3, l3, "fused hyena kernel: residual")?;
-        let mut out = r.to_vec();
-        if let Some(bias) = &self.bias {
-            for row in out.chunks_exact_mut(n) {
-                for (o, &bb) in row.iter_mut().zip(bias.iter()) {
-                    *o += bb;
-                }
+        let mut out = vec![0f32; r.len()];
+        let bias = self.bias.as_deref().map(Vec::as_slice);
+        par_rows(&mut out, n, threads(), || (), |i, row, _| {
+            let src = &r[i * n..(i + 1) * n];
+            match bias {
+                Some(bias) => row.iter_mut().zip(src).zip(bias).for_each(|((o, &v), &bb)| *o = v + bb),
+                None => row.copy_from_slice(src),
             }
-        }
+        });
         gemm_xwt(x, w, n, k, &mut out, true);
         Ok((CpuStorage::F32(out), Shape::from((b, len, n))))
+    }
+}
+
+/// LayerNorm over the last dim for inference (CPU f32): `x: [..., D]`, `weight`, `bias`:
+/// `[D]`. Rows in parallel, mean and variance in two passes (as PyTorch), vectorized.
+#[derive(Debug, Clone, Copy)]
+pub struct LayerNormF32 {
+    /// Added to the variance.
+    pub eps: f32,
+}
+
+impl CustomOp3 for LayerNormF32 {
+    fn name(&self) -> &'static str {
+        "hyena_layer_norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s1, l1, "layer norm: input")?;
+        let w = f32_slice(s2, l2, "layer norm: weight")?;
+        let b = f32_slice(s3, l3, "layer norm: bias")?;
+        let d = w.len();
+        if d == 0 || b.len() != d || l1.shape().dims().last() != Some(&d) {
+            candle_core::bail!("hyena_layer_norm: {:?} with weight {:?}, bias {:?}", l1.shape(), l2.shape(), l3.shape());
+        }
+        let eps = self.eps;
+        let mut out = vec![0f32; x.len()];
+        par_rows(&mut out, d, threads(), || (), |r, row, _| {
+            let src = &x[r * d..(r + 1) * d];
+            let mean = lane_sum(src, |v| v) / d as f32;
+            let var = lane_sum(src, |v| (v - mean) * (v - mean)) / d as f32;
+            let inv_std = 1.0 / (var + eps).sqrt();
+            for (((o, &v), &wi), &bi) in row.iter_mut().zip(src).zip(w).zip(b) {
+                *o = (v - mean) * inv_std * wi + bi;
+            }
+        });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// `ln(x)` for inference: [`LayerNormF32`] on contiguous CPU f32 input, else candle's.
+pub fn layer_norm_inference(ln: &candle_nn::LayerNorm, x: &Tensor) -> candle_core::Result<Tensor> {
+    use candle_core::Module;
+    let f32_cpu = |t: &Tensor| t.device().is_cpu() && t.dtype() == candle_core::DType::F32;
+    match ln.bias() {
+        Some(bias) if ln.remove_mean() && f32_cpu(x) && f32_cpu(ln.weight()) && f32_cpu(bias) => {
+            x.contiguous()?.apply_op3_no_bwd(ln.weight(), bias, &LayerNormF32 { eps: ln.eps() as f32 })
+        }
+        _ => ln.forward(x),
     }
 }
 
@@ -320,5 +392,41 @@ mod tests {
         assert!(worst < 5e-7, "max error {worst}");
         assert_eq!(fast_tanh(0.0), 0.0);
         assert!((fast_tanh(50.0) - 1.0).abs() < 1e-6);
+    }
+
+    /// The fused inference path of a whole model (gates, GELU, LayerNorm, residual
+    /// linears) against the plain-ops trace, over batch sizes that pick different channel
+    /// blocks in `GateIn` and lengths that are not a multiple of any tile.
+    #[test]
+    fn fused_forward_matches_the_plain_ops_trace() -> Result<(), crate::ModelError> {
+        let json = r#"{"d_model": 48, "n_layer": 2, "d_inner": 96, "vocab_size": 12, "max_seq_len": 202}"#;
+        let cfg = crate::Config::from_json_str(json, std::path::Path::new("<test>"))?;
+        let dev = candle_core::Device::Cpu;
+        let model = crate::HyenaDna::random(&cfg, 7, &dev)?;
+        for (b, len) in [(1usize, 200usize), (3, 37), (8, 65)] {
+            let ids: Vec<u32> = (0..b * len).map(|i| 7 + ((i * 7919) % 4) as u32).collect();
+            let ids = Tensor::from_vec(ids, (b, len), &dev)?;
+            let fused = model.forward_hidden(&ids)?;
+            let plain = model.forward_trace(&ids, false)?.last_hidden_state;
+            let diff = (fused - plain)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
+            assert!(diff < 1e-4, "batch {b} × {len}: max |diff| {diff}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn layer_norm_matches_candle() -> candle_core::Result<()> {
+        let dev = candle_core::Device::Cpu;
+        for d in [5usize, 16, 128, 130] {
+            let x = (Tensor::randn(0f32, 1.0, (3, 7, d), &dev)? * 3.0)?.broadcast_add(&Tensor::new(2.5f32, &dev)?)?;
+            let w = Tensor::randn(1f32, 0.2, d, &dev)?;
+            let b = Tensor::randn(0f32, 0.2, d, &dev)?;
+            let ln = candle_nn::LayerNorm::new(w, b, 1e-5);
+            let want = candle_core::Module::forward(&ln, &x)?;
+            let got = layer_norm_inference(&ln, &x)?;
+            let diff = (got - want)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
+            assert!(diff < 1e-5, "d {d}: max |diff| {diff}");
+        }
+        Ok(())
     }
 }

@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, FftNum, RealFftPlanner, RealToComplex};
 
+use crate::simd::vectorized;
+
 /// Which product a kernel computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -66,7 +68,9 @@ pub fn fft_size(len: usize) -> usize {
 }
 
 /// Runs `f(row, out_row)` over all rows of `out` (rows of `width` elements) on up to
-/// `threads` scoped threads, each with its own scratch state made by `init`.
+/// `threads` threads (the calling one and scoped ones), each with its own scratch state
+/// made by `init`. Each thread's loop runs under [`vectorized`], so `f`, inlined there,
+/// is compiled for the CPU's widest vector instructions.
 pub fn par_rows<O: Send, S>(
     out: &mut [O],
     width: usize,
@@ -79,23 +83,28 @@ pub fn par_rows<O: Send, S>(
     }
     let rows = out.len() / width;
     let threads = threads.clamp(1, rows.max(1));
+    let per_thread = rows.div_ceil(threads);
+    let run = |first: usize, chunk: &mut [O]| {
+        vectorized(|| {
+            let mut scratch = init();
+            for (i, row) in chunk.chunks_mut(width).enumerate() {
+                f(first + i, row, &mut scratch);
+            }
+        })
+    };
     if threads == 1 {
-        let mut scratch = init();
-        for (r, row) in out.chunks_mut(width).enumerate() {
-            f(r, row, &mut scratch);
-        }
+        run(0, out);
         return;
     }
-    let per_thread = rows.div_ceil(threads);
     std::thread::scope(|scope| {
-        for (t, chunk) in out.chunks_mut(per_thread * width).enumerate() {
-            let (init, f) = (&init, &f);
-            scope.spawn(move || {
-                let mut scratch = init();
-                for (i, row) in chunk.chunks_mut(width).enumerate() {
-                    f(t * per_thread + i, row, &mut scratch);
-                }
-            });
+        let mut chunks = out.chunks_mut(per_thread * width);
+        let own = chunks.next();
+        for (t, chunk) in chunks.enumerate() {
+            let run = &run;
+            scope.spawn(move || run((t + 1) * per_thread, chunk));
+        }
+        if let Some(chunk) = own {
+            run(0, chunk);
         }
     });
 }
