@@ -3,7 +3,7 @@
 use candle_core::Tensor;
 use candle_nn::{LayerNorm, Linear, Module, VarBuilder, layer_norm, linear};
 
-use super::fused::{LinearResidual, MatmulT, bias_gelu, layer_norm_inference};
+use super::fused::{LinearResidual, MatmulT, bias_gelu};
 use super::operator::{HyenaOperator, MixerTrace};
 use crate::Config;
 
@@ -94,7 +94,7 @@ impl Block {
 
     /// The residual stream after the block (inference, fused kernels on CPU f32).
     pub fn forward(&self, r: &Tensor) -> candle_core::Result<Tensor> {
-        let a = self.mixer.forward_residual(&layer_norm_inference(&self.norm1, r)?, r)?;
-        self.mlp.forward_residual(&layer_norm_inference(&self.norm2, &a)?, &a)
+        let a = self.mixer.forward_residual(&self.norm1.forward(r)?, r)?;
+        self.mlp.forward_residual(&self.norm2.forward(&a)?, &a)
     }
 }

@@ -6,7 +6,6 @@
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 
 use crate::long_conv::kernels::par_rows;
-use crate::simd::lane_sum;
 
 /// Channels handled together by one work item of [`GateIn`]: all `d` when the batch alone
 /// gives every thread two sequences, else halves of it down to 16, so a single long
@@ -321,62 +320,6 @@ impl CustomOp3 for LinearResidual {
     }
 }
 
-/// LayerNorm over the last dim for inference (CPU f32): `x: [..., D]`, `weight`, `bias`:
-/// `[D]`. Rows in parallel, mean and variance in two passes (as PyTorch), vectorized.
-#[derive(Debug, Clone, Copy)]
-pub struct LayerNormF32 {
-    /// Added to the variance.
-    pub eps: f32,
-}
-
-impl CustomOp3 for LayerNormF32 {
-    fn name(&self) -> &'static str {
-        "hyena_layer_norm"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = f32_slice(s1, l1, "layer norm: input")?;
-        let w = f32_slice(s2, l2, "layer norm: weight")?;
-        let b = f32_slice(s3, l3, "layer norm: bias")?;
-        let d = w.len();
-        if d == 0 || b.len() != d || l1.shape().dims().last() != Some(&d) {
-            candle_core::bail!("hyena_layer_norm: {:?} with weight {:?}, bias {:?}", l1.shape(), l2.shape(), l3.shape());
-        }
-        let eps = self.eps;
-        let mut out = vec![0f32; x.len()];
-        par_rows(&mut out, d, threads(), || (), |r, row, _| {
-            let src = &x[r * d..(r + 1) * d];
-            let mean = lane_sum(src, |v| v) / d as f32;
-            let var = lane_sum(src, |v| (v - mean) * (v - mean)) / d as f32;
-            let inv_std = 1.0 / (var + eps).sqrt();
-            for (((o, &v), &wi), &bi) in row.iter_mut().zip(src).zip(w).zip(b) {
-                *o = (v - mean) * inv_std * wi + bi;
-            }
-        });
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
-    }
-}
-
-/// `ln(x)` for inference: [`LayerNormF32`] on contiguous CPU f32 input, else candle's.
-pub fn layer_norm_inference(ln: &candle_nn::LayerNorm, x: &Tensor) -> candle_core::Result<Tensor> {
-    use candle_core::Module;
-    let f32_cpu = |t: &Tensor| t.device().is_cpu() && t.dtype() == candle_core::DType::F32;
-    match ln.bias() {
-        Some(bias) if ln.remove_mean() && f32_cpu(x) && f32_cpu(ln.weight()) && f32_cpu(bias) => {
-            x.contiguous()?.apply_op3_no_bwd(ln.weight(), bias, &LayerNormF32 { eps: ln.eps() as f32 })
-        }
-        _ => ln.forward(x),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,7 +337,7 @@ mod tests {
         assert!((fast_tanh(50.0) - 1.0).abs() < 1e-6);
     }
 
-    /// The fused inference path of a whole model (gates, GELU, LayerNorm, residual
+    /// The fused inference path of a whole model (gates, GELU, residual
     /// linears) against the plain-ops trace, over batch sizes that pick different channel
     /// blocks in `GateIn` and lengths that are not a multiple of any tile.
     #[test]
@@ -410,22 +353,6 @@ mod tests {
             let plain = model.forward_trace(&ids, false)?.last_hidden_state;
             let diff = (fused - plain)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
             assert!(diff < 1e-4, "batch {b} × {len}: max |diff| {diff}");
-        }
-        Ok(())
-    }
-
-    #[test]
-    fn layer_norm_matches_candle() -> candle_core::Result<()> {
-        let dev = candle_core::Device::Cpu;
-        for d in [5usize, 16, 128, 130] {
-            let x = (Tensor::randn(0f32, 1.0, (3, 7, d), &dev)? * 3.0)?.broadcast_add(&Tensor::new(2.5f32, &dev)?)?;
-            let w = Tensor::randn(1f32, 0.2, d, &dev)?;
-            let b = Tensor::randn(0f32, 0.2, d, &dev)?;
-            let ln = candle_nn::LayerNorm::new(w, b, 1e-5);
-            let want = candle_core::Module::forward(&ln, &x)?;
-            let got = layer_norm_inference(&ln, &x)?;
-            let diff = (got - want)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
-            assert!(diff < 1e-5, "d {d}: max |diff| {diff}");
         }
         Ok(())
     }

@@ -167,7 +167,7 @@ impl HyenaDna {
         for layer in &self.layers {
             r = layer.forward(&r)?;
         }
-        Ok(super::fused::layer_norm_inference(&self.ln_f, &r)?)
+        Ok(self.ln_f.forward(&r)?)
     }
 
     /// Final hidden states after `ln_f`, `[B, L, D]`, for input features `[B, L, D]`
@@ -188,7 +188,7 @@ impl HyenaDna {
         for layer in &self.layers {
             r = layer.forward(&r)?;
         }
-        Ok(super::fused::layer_norm_inference(&self.ln_f, &r)?)
+        Ok(self.ln_f.forward(&r)?)
     }
 
     /// LM logits `[B, L, vocab rows]` (16): position `t` scores token `t + 1`.
