@@ -30,6 +30,7 @@ pub mod long_conv;
 pub mod malloc;
 pub mod omics;
 pub mod simd;
+pub mod threads;
 pub mod train;
 pub mod tokenizer;
 

@@ -53,7 +53,7 @@ impl ConvMethod {
 pub struct LongConv {
     /// Direct or FFT.
     pub method: ConvMethod,
-    /// Threads for the row loop; `None` uses `candle_core::utils::get_num_threads()`.
+    /// Threads for the row loop; `None` uses [`crate::threads::kernel_threads`].
     pub threads: Option<usize>,
     /// Spectra of a filter that does not change between calls (inference only: the
     /// cache is keyed by FFT size, not by the filter's values).
@@ -84,7 +84,7 @@ impl LongConv {
     }
 
     fn threads(&self) -> usize {
-        self.threads.unwrap_or_else(candle_core::utils::get_num_threads).max(1)
+        self.threads.unwrap_or_else(crate::threads::kernel_threads).max(1)
     }
 
     fn run<T: ConvFloat>(&self, u: &[T], k: &[T], d: usize, l: usize) -> Vec<T> {

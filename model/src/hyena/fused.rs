@@ -36,7 +36,7 @@ pub(crate) fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle
 }
 
 fn threads() -> usize {
-    candle_core::utils::get_num_threads().max(1)
+    crate::threads::kernel_threads()
 }
 
 /// Short-conv parameters `[K + 2, 3D]`: rows `0..K` the taps (row `K−1` multiplies the
@@ -353,6 +353,26 @@ mod tests {
             let plain = model.forward_trace(&ids, false)?.last_hidden_state;
             let diff = (fused - plain)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
             assert!(diff < 1e-4, "batch {b} × {len}: max |diff| {diff}");
+        }
+        Ok(())
+    }
+
+    /// A batch split over the threads (`threads::split_batch`) gives every sequence what it
+    /// gets alone, in the same row order (an odd batch leaves the slices unequal).
+    #[test]
+    fn a_batch_split_over_threads_equals_each_sequence_alone() -> Result<(), crate::ModelError> {
+        let json = r#"{"d_model": 32, "n_layer": 2, "d_inner": 64, "vocab_size": 12, "max_seq_len": 130}"#;
+        let cfg = crate::Config::from_json_str(json, std::path::Path::new("<test>"))?;
+        let dev = candle_core::Device::Cpu;
+        let model = crate::HyenaDna::random(&cfg, 11, &dev)?;
+        let (b, len) = (5usize, 128usize);
+        let ids: Vec<u32> = (0..b * len).map(|i| 7 + ((i * i + 3 * i) % 4) as u32).collect();
+        let ids = Tensor::from_vec(ids, (b, len), &dev)?;
+        let batch = model.forward_hidden(&ids)?;
+        for row in 0..b {
+            let alone = model.forward_hidden(&ids.narrow(0, row, 1)?)?;
+            let diff = (batch.narrow(0, row, 1)? - alone)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
+            assert!(diff < 1e-5, "row {row}: max |diff| {diff}");
         }
         Ok(())
     }

@@ -163,11 +163,26 @@ impl HyenaDna {
     /// `[PAD]` and has no mask (see [`crate::tokenizer::pad_left`]).
     pub fn forward_hidden(&self, ids: &Tensor) -> Result<Tensor, ModelError> {
         let ids = self.checked_ids(ids)?;
-        let mut r = self.embeddings.forward(&ids)?;
-        for layer in &self.layers {
-            r = layer.forward(&r)?;
+        self.backbone(&self.embeddings.forward(&ids)?)
+    }
+
+    /// The blocks and `ln_f` over the residual stream `r: [B, L, D]`. On CPU in f32 a
+    /// batch of at least one sequence per thread is split over the threads, each running
+    /// its slice single-threaded ([`crate::threads::split_batch`]); every sequence's
+    /// computation is the same either way.
+    fn backbone(&self, r: &Tensor) -> Result<Tensor, ModelError> {
+        let run = |r: Tensor| -> candle_core::Result<Tensor> {
+            let mut r = r;
+            for layer in &self.layers {
+                r = layer.forward(&r)?;
+            }
+            self.ln_f.forward(&r)
+        };
+        if !(r.device().is_cpu() && r.dtype() == DType::F32) {
+            return Ok(run(r.clone())?);
         }
-        Ok(self.ln_f.forward(&r)?)
+        let parts = crate::threads::split_batch(r.dim(0)?, |rows| run(r.narrow(0, rows.start, rows.len())?))?;
+        Ok(if parts.len() == 1 { parts.into_iter().next().expect("one part") } else { Tensor::cat(&parts, 0)? })
     }
 
     /// Final hidden states after `ln_f`, `[B, L, D]`, for input features `[B, L, D]`
@@ -184,11 +199,7 @@ impl HyenaDna {
         if len > self.cfg.max_seq_len {
             return Err(ModelError::SequenceTooLong { len, l_max: self.cfg.max_seq_len });
         }
-        let mut r = x.to_dtype(self.embeddings.embeddings().dtype())?;
-        for layer in &self.layers {
-            r = layer.forward(&r)?;
-        }
-        Ok(self.ln_f.forward(&r)?)
+        self.backbone(&x.to_dtype(self.embeddings.embeddings().dtype())?)
     }
 
     /// LM logits `[B, L, vocab rows]` (16): position `t` scores token `t + 1`.
