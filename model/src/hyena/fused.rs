@@ -324,6 +324,13 @@ impl CustomOp3 for LinearResidual {
 mod tests {
     use super::*;
 
+    /// A seeded random model of the config `json`, on the CPU.
+    fn random_model(json: &str, seed: u64) -> Result<(crate::HyenaDna, candle_core::Device), crate::ModelError> {
+        let cfg = crate::Config::from_json_str(json, std::path::Path::new("<test>"))?;
+        let dev = candle_core::Device::Cpu;
+        Ok((crate::HyenaDna::random(&cfg, seed, &dev)?, dev))
+    }
+
     #[test]
     fn fast_tanh_matches_std_tanh() {
         let mut worst = 0f64;
@@ -342,10 +349,7 @@ mod tests {
     /// blocks in `GateIn` and lengths that are not a multiple of any tile.
     #[test]
     fn fused_forward_matches_the_plain_ops_trace() -> Result<(), crate::ModelError> {
-        let json = r#"{"d_model": 48, "n_layer": 2, "d_inner": 96, "vocab_size": 12, "max_seq_len": 202}"#;
-        let cfg = crate::Config::from_json_str(json, std::path::Path::new("<test>"))?;
-        let dev = candle_core::Device::Cpu;
-        let model = crate::HyenaDna::random(&cfg, 7, &dev)?;
+        let (model, dev) = random_model(r#"{"d_model": 48, "n_layer": 2, "d_inner": 96, "vocab_size": 12, "max_seq_len": 202}"#, 7)?;
         for (b, len) in [(1usize, 200usize), (3, 37), (8, 65)] {
             let ids: Vec<u32> = (0..b * len).map(|i| 7 + ((i * 7919) % 4) as u32).collect();
             let ids = Tensor::from_vec(ids, (b, len), &dev)?;
@@ -361,10 +365,7 @@ mod tests {
     /// gets alone, in the same row order (an odd batch leaves the slices unequal).
     #[test]
     fn a_batch_split_over_threads_equals_each_sequence_alone() -> Result<(), crate::ModelError> {
-        let json = r#"{"d_model": 32, "n_layer": 2, "d_inner": 64, "vocab_size": 12, "max_seq_len": 130}"#;
-        let cfg = crate::Config::from_json_str(json, std::path::Path::new("<test>"))?;
-        let dev = candle_core::Device::Cpu;
-        let model = crate::HyenaDna::random(&cfg, 11, &dev)?;
+        let (model, dev) = random_model(r#"{"d_model": 32, "n_layer": 2, "d_inner": 64, "vocab_size": 12, "max_seq_len": 130}"#, 11)?;
         let (b, len) = (5usize, 128usize);
         let ids: Vec<u32> = (0..b * len).map(|i| 7 + ((i * i + 3 * i) % 4) as u32).collect();
         let ids = Tensor::from_vec(ids, (b, len), &dev)?;
