@@ -10,6 +10,8 @@
 
 use std::cell::Cell;
 
+use crate::long_conv::kernels::par_rows;
+
 thread_local! {
     /// Set while this thread runs one slice of a batch split by [`split_batch`].
     static SINGLE: Cell<bool> = const { Cell::new(false) };
@@ -23,8 +25,8 @@ pub fn kernel_threads() -> usize {
 
 /// Runs `f` over `batch` rows: on one thread as `f(0..batch)` when there are fewer rows
 /// than threads (or only one thread), else as `f` on contiguous row ranges, one per
-/// thread, each running single-threaded ([`kernel_threads`] is 1 there). The results come
-/// back in row order.
+/// thread of [`par_rows`], each running single-threaded ([`kernel_threads`] is 1 there).
+/// The results come back in row order.
 pub fn split_batch<R: Send>(
     batch: usize,
     f: impl Fn(std::ops::Range<usize>) -> candle_core::Result<R> + Sync,
@@ -34,20 +36,12 @@ pub fn split_batch<R: Send>(
         return Ok(vec![f(0..batch)?]);
     }
     let per = batch.div_ceil(threads);
-    let ranges: Vec<_> = (0..batch).step_by(per).map(|a| a..(a + per).min(batch)).collect();
-    let single = |r: std::ops::Range<usize>| {
+    let mut parts: Vec<Option<candle_core::Result<R>>> = (0..batch.div_ceil(per)).map(|_| None).collect();
+    let slices = parts.len();
+    par_rows(&mut parts, 1, slices, || (), |i, part, _| {
         SINGLE.with(|c| c.set(true));
-        let out = f(r);
+        part[0] = Some(f(i * per..((i + 1) * per).min(batch)));
         SINGLE.with(|c| c.set(false));
-        out
-    };
-    std::thread::scope(|scope| {
-        let (own, rest) = ranges.split_first().expect("batch > 0");
-        let handles: Vec<_> = rest.iter().cloned().map(|r| scope.spawn(move || single(r))).collect();
-        let mut out = vec![single(own.clone())?];
-        for h in handles {
-            out.push(h.join().map_err(|_| candle_core::Error::Msg("a forward-pass thread panicked".into()))??);
-        }
-        Ok(out)
-    })
+    });
+    parts.into_iter().map(|p| p.expect("par_rows runs every slice")).collect()
 }

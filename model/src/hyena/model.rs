@@ -172,17 +172,14 @@ impl HyenaDna {
     /// computation is the same either way.
     fn backbone(&self, r: &Tensor) -> Result<Tensor, ModelError> {
         let run = |r: Tensor| -> candle_core::Result<Tensor> {
-            let mut r = r;
-            for layer in &self.layers {
-                r = layer.forward(&r)?;
-            }
+            let r = self.layers.iter().try_fold(r, |r, layer| layer.forward(&r))?;
             self.ln_f.forward(&r)
         };
         if !(r.device().is_cpu() && r.dtype() == DType::F32) {
             return Ok(run(r.clone())?);
         }
         let parts = crate::threads::split_batch(r.dim(0)?, |rows| run(r.narrow(0, rows.start, rows.len())?))?;
-        Ok(if parts.len() == 1 { parts.into_iter().next().expect("one part") } else { Tensor::cat(&parts, 0)? })
+        Ok(Tensor::cat(&parts, 0)?)
     }
 
     /// Final hidden states after `ln_f`, `[B, L, D]`, for input features `[B, L, D]`
