@@ -62,6 +62,14 @@ def markov_genome(rng, n):
 
 
 CONSENSUS = False
+MIN_SITE_SCORE = None
+
+
+def relative_score(m, site):
+    """A site's log-odds score against uniform background over the matrix's best possible
+    score (the scale of acceptance_pwm_reference.scan)."""
+    logodds = np.log(m / 0.25)
+    return logodds[np.arange(len(m)), site].sum() / logodds.max(axis=1).sum()
 
 
 def sample_motif(rng, m):
@@ -70,6 +78,9 @@ def sample_motif(rng, m):
         rng.random(len(m))  # keep the random stream the same length as a sampled site
     else:
         site = np.array([rng.choice(4, p=row) for row in m], dtype=np.int8)
+        # Bound sites are good matches: resample below MIN_SITE_SCORE of the best score.
+        while MIN_SITE_SCORE is not None and relative_score(m, site) < MIN_SITE_SCORE:
+            site = np.array([rng.choice(4, p=row) for row in m], dtype=np.int8)
     if rng.random() < 0.5:
         site = (3 - site)[::-1]
     return site
@@ -85,9 +96,13 @@ def main():
     ap.add_argument("--chroms", type=int, default=6, help="chromosomes of 1 Mbp each (default 6)")
     ap.add_argument("--consensus", action="store_true",
                     help="plant each motif's consensus instead of sampling it (an easier task, for diagnostics)")
+    ap.add_argument("--min-site-score", type=float, default=None,
+                    help="resample planted sites whose log-odds score is below this fraction of "
+                         "the matrix's best (e.g. 0.8; default: keep every sampled site)")
     args = ap.parse_args()
-    global CONSENSUS
+    global CONSENSUS, MIN_SITE_SCORE
     CONSENSUS = args.consensus
+    MIN_SITE_SCORE = args.min_site_score
     rng = np.random.default_rng(args.seed)
     here = os.path.dirname(os.path.abspath(__file__))
     motifs = load_motifs(os.path.join(here, "..", "data", "motifs", "synthetic_enhancers.jaspar"))

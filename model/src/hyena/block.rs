@@ -3,7 +3,9 @@
 use candle_core::Tensor;
 use candle_nn::{LayerNorm, Linear, Module, VarBuilder, layer_norm, linear};
 
+use super::block_fused::{BlockHead, BlockTail};
 use super::fused::{LinearResidual, MatmulT, bias_gelu};
+use super::norm::RowLayerNorm;
 use super::operator::{HyenaOperator, MixerTrace};
 use crate::Config;
 
@@ -67,18 +69,40 @@ pub struct Block {
     pub mixer: HyenaOperator,
     pub(crate) norm2: LayerNorm,
     pub(crate) mlp: Mlp,
+    /// The row-local parts fused per tile for CPU f32 inference (when every linear and
+    /// norm has its bias, as in HyenaDNA).
+    fused: Option<(BlockHead, BlockTail)>,
 }
 
 impl Block {
     /// Reads `norm1`, `mixer`, `norm2`, `mlp` (`vb` at `...layers.{l}`).
     pub fn new(cfg: &Config, vb: VarBuilder) -> candle_core::Result<Self> {
         let eps = cfg.layer_norm_epsilon;
-        Ok(Self {
-            norm1: layer_norm(cfg.d_model, eps, vb.pp("norm1"))?,
-            mixer: HyenaOperator::new(cfg, vb.pp("mixer"))?,
-            norm2: layer_norm(cfg.d_model, eps, vb.pp("norm2"))?,
-            mlp: Mlp::new(cfg, vb.pp("mlp"))?,
-        })
+        let norm1 = layer_norm(cfg.d_model, eps, vb.pp("norm1"))?;
+        let mixer = HyenaOperator::new(cfg, vb.pp("mixer"))?;
+        let norm2 = layer_norm(cfg.d_model, eps, vb.pp("norm2"))?;
+        let mlp = Mlp::new(cfg, vb.pp("mlp"))?;
+        let fused = Self::fused_parts(&norm1, &mixer, &norm2, &mlp);
+        Ok(Self { norm1, mixer, norm2, mlp, fused })
+    }
+
+    /// [`BlockHead`] and [`BlockTail`] for this block's weights, if they are all f32 with
+    /// biases.
+    fn fused_parts(norm1: &LayerNorm, mixer: &HyenaOperator, norm2: &LayerNorm, mlp: &Mlp) -> Option<(BlockHead, BlockTail)> {
+        let tail = BlockTail {
+            short: mixer.fused_params.clone(),
+            out_w: mixer.out_proj.weight().clone(),
+            out_b: mixer.out_proj.bias()?.clone(),
+            norm: RowLayerNorm::of(norm2)?,
+            fc1_w: mlp.fc1.weight().clone(),
+            fc1_b: mlp.fc1.bias()?.clone(),
+            fc2_w: mlp.fc2.weight().clone(),
+            fc2_b: mlp.fc2.bias()?.clone(),
+        };
+        let head = BlockHead::new(RowLayerNorm::of(norm1)?, mixer.in_proj.weight().clone());
+        let all = [&tail.short, &tail.out_w, &tail.out_b, &tail.fc1_w, &tail.fc1_b, &tail.fc2_w, &tail.fc2_b, mixer.in_proj.weight()];
+        let f32 = all.iter().all(|t| t.dtype() == candle_core::DType::F32) && head_norms_f32(norm1, norm2);
+        f32.then_some((head, tail))
     }
 
     /// Runs the block on the residual stream `r: [B, L, D]`, keeping the intermediates.
@@ -92,9 +116,24 @@ impl Block {
         Ok(BlockTrace { ln1_out, mixer, ln2_out, mlp_out, out })
     }
 
-    /// The residual stream after the block (inference, fused kernels on CPU f32).
+    /// The residual stream after the block (inference). On CPU in f32: [`BlockHead`], the
+    /// short and long convolutions, then [`BlockTail`].
     pub fn forward(&self, r: &Tensor) -> candle_core::Result<Tensor> {
+        if let Some((head, tail)) = &self.fused
+            && r.device().is_cpu()
+            && r.dtype() == candle_core::DType::F32
+        {
+            let r = r.contiguous()?;
+            let p = r.apply_op1_no_bwd(head)?;
+            let y = self.mixer.conv_of_projection(&p)?;
+            return y.apply_op3_no_bwd(&p, &r, tail);
+        }
         let a = self.mixer.forward_residual(&self.norm1.forward(r)?, r)?;
         self.mlp.forward_residual(&self.norm2.forward(&a)?, &a)
     }
+}
+
+/// Whether both norms' weights and biases are f32.
+fn head_norms_f32(norm1: &LayerNorm, norm2: &LayerNorm) -> bool {
+    [norm1, norm2].iter().all(|n| n.weight().dtype() == candle_core::DType::F32 && n.bias().is_none_or(|b| b.dtype() == candle_core::DType::F32))
 }

@@ -41,10 +41,11 @@ fn threads() -> usize {
 
 /// Short-conv parameters `[K + 2, 3D]`: rows `0..K` the taps (row `K−1` multiplies the
 /// current step), row `K` the short-conv bias, row `K+1` the in-projection bias.
-struct Params<'a> {
+pub(crate) struct Params<'a> {
     rows: &'a [f32],
     k: usize,
-    c3: usize,
+    /// `3D`, the projection's width.
+    pub(crate) c3: usize,
 }
 
 impl Params<'_> {
@@ -52,7 +53,7 @@ impl Params<'_> {
     /// time `t`, from the bias-free projection `p` of one sequence (`[L, 3D]`). The inner
     /// loops run over contiguous channels, so they vectorize.
     #[inline(always)]
-    fn row(&self, p: &[f32], t: usize, ch0: usize, out: &mut [f32]) {
+    pub(crate) fn row(&self, p: &[f32], t: usize, ch0: usize, out: &mut [f32]) {
         let (k, c3, n) = (self.k, self.c3, out.len());
         let bias = &self.rows[k * c3 + ch0..k * c3 + ch0 + n];
         let in_bias = &self.rows[(k + 1) * c3 + ch0..(k + 1) * c3 + ch0 + n];
@@ -68,7 +69,7 @@ impl Params<'_> {
     }
 }
 
-fn params<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<Params<'a>> {
+pub(crate) fn params<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<Params<'a>> {
     let (rows, c3) = l.shape().dims2()?;
     Ok(Params { rows: f32_slice(s, l, "fused hyena kernel: short-conv params")?, k: rows - 2, c3 })
 }
@@ -201,14 +202,18 @@ impl candle_core::InplaceOp2 for BiasGelu {
         if width == 0 || h.len() % width != 0 {
             candle_core::bail!("hyena_bias_gelu: bias of {width} does not divide {:?}", l1.shape());
         }
-        const S: f32 = 0.797_884_6; // sqrt(2/π)
-        par_rows(h, width, threads(), || (), |_, row, _| {
-            for (o, &bb) in row.iter_mut().zip(bias) {
-                let x = *o + bb;
-                *o = 0.5 * x * (1.0 + fast_tanh(S * (x + 0.044_715 * x * x * x)));
-            }
-        });
+        par_rows(h, width, threads(), || (), |_, row, _| bias_gelu_row(row, bias));
         Ok(())
+    }
+}
+
+/// `row ← gelu_tanh(row + bias)`, element by element.
+#[inline(always)]
+pub(crate) fn bias_gelu_row(row: &mut [f32], bias: &[f32]) {
+    const S: f32 = 0.797_884_6; // sqrt(2/π)
+    for (o, &bb) in row.iter_mut().zip(bias) {
+        let x = *o + bb;
+        *o = 0.5 * x * (1.0 + fast_tanh(S * (x + 0.044_715 * x * x * x)));
     }
 }
 
@@ -220,11 +225,11 @@ pub fn bias_gelu(h: Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
 }
 
 /// `x · wᵀ` for `x: [..., K]`, `w: [N, K]` (row-major), with gemm writing straight into
-/// `dst` (`[M, N]`): overwritten when `accumulate` is false, else added to.
-fn gemm_xwt(x: &[f32], w: &[f32], n: usize, k: usize, dst: &mut [f32], accumulate: bool) {
+/// `dst` (`[M, N]`): overwritten when `accumulate` is false, else added to; on `threads`
+/// threads.
+pub(crate) fn gemm_xwt(x: &[f32], w: &[f32], n: usize, k: usize, dst: &mut [f32], accumulate: bool, threads: usize) {
     let m = x.len() / k;
     assert!(x.len() == m * k && w.len() == n * k && dst.len() == m * n, "gemm_xwt: shapes");
-    let threads = threads();
     let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
     // SAFETY: the asserts above bound every access: lhs is m×k (row stride k), rhs is the
     // k×n transpose of w (column stride k), dst is m×n (row stride n).
@@ -263,7 +268,7 @@ impl CustomOp2 for MatmulT {
         unsafe {
             out.set_len(b * len * n)
         };
-        gemm_xwt(x, w, n, k, &mut out, false);
+        gemm_xwt(x, w, n, k, &mut out, false, threads());
         Ok((CpuStorage::F32(out), Shape::from((b, len, n))))
     }
 }
@@ -315,7 +320,7 @@ impl CustomOp3 for LinearResidual {
                 None => row.copy_from_slice(src),
             }
         });
-        gemm_xwt(x, w, n, k, &mut out, true);
+        gemm_xwt(x, w, n, k, &mut out, true, threads());
         Ok((CpuStorage::F32(out), Shape::from((b, len, n))))
     }
 }

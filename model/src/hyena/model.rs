@@ -173,7 +173,10 @@ impl HyenaDna {
     fn backbone(&self, r: &Tensor) -> Result<Tensor, ModelError> {
         let run = |r: Tensor| -> candle_core::Result<Tensor> {
             let r = self.layers.iter().try_fold(r, |r, layer| layer.forward(&r))?;
-            self.ln_f.forward(&r)
+            match crate::hyena::RowLayerNorm::of(&self.ln_f) {
+                Some(norm) if norm.applies(&r) => r.contiguous()?.apply_op1_no_bwd(&norm),
+                _ => self.ln_f.forward(&r),
+            }
         };
         if !(r.device().is_cpu() && r.dtype() == DType::F32) {
             return Ok(run(r.clone())?);

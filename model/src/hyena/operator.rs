@@ -133,12 +133,18 @@ impl HyenaOperator {
 
     /// CPU f32: `x0 ⊙ (k ∗ (v ⊙ x1))`, the input of `out_proj`, `[B, L, D]`.
     fn gated(&self, u: &Tensor) -> candle_core::Result<Tensor> {
-        let (_, len, _) = u.dims3()?;
         let p = u.contiguous()?.apply_op2_no_bwd(self.in_proj.weight(), &MatmulT)?;
+        let y = self.conv_of_projection(&p)?;
+        y.apply_op3_no_bwd(&p, &self.fused_params, &GateOut)
+    }
+
+    /// CPU f32: `k ∗ (v ⊙ x1)` with the cached filter, channels first `[B, D, L]`, from the
+    /// bias-free projection `p: [B, L, 3D]`.
+    pub(crate) fn conv_of_projection(&self, p: &Tensor) -> candle_core::Result<Tensor> {
+        let (_, len, _) = p.dims3()?;
         let vx = p.apply_op2_no_bwd(&self.fused_params, &GateIn)?;
         let cached = self.filter_fn.cached(len)?;
         let op = LongConv { filter_spectra: Some(cached.spectra.clone()), ..LongConv::default() };
-        let y = op.apply(&vx, &cached.k)?;
-        y.apply_op3_no_bwd(&p, &self.fused_params, &GateOut)
+        op.apply(&vx, &cached.k)
     }
 }
