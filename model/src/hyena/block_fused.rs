@@ -14,7 +14,8 @@
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Shape, Tensor};
 
-use super::fused::{bias_gelu_row, f32_slice, gemm_xwt, params};
+use super::fused::{Params, bias_gelu_row, f32_slice, gemm_xwt, params};
+use crate::simd::vectorized;
 use super::norm::{RowLayerNorm, held_f32, layer_norm_row};
 use crate::long_conv::kernels::par_rows;
 
@@ -72,10 +73,9 @@ impl CustomOp1 for BlockHead {
         let mut out = output(b * len * c3);
         par_rows(&mut out, tt * c3, crate::threads::kernel_threads(), || vec![0f32; tt * d], |item, chunk, u| {
             let (g0, n) = (item * tt, chunk.len() / c3);
-            for (j, row) in u.chunks_exact_mut(d).take(n).enumerate() {
-                layer_norm_row(&r[(g0 + j) * d..(g0 + j + 1) * d], alpha, beta, eps, row);
-            }
-            gemm_xwt(&u[..n * d], w, c3, d, chunk, false, 1);
+            let u = &mut u[..n * d];
+            vectorized(|| norm_rows(&r[g0 * d..(g0 + n) * d], u, alpha, beta, eps));
+            gemm_xwt(u, w, c3, d, chunk, false, 1);
         });
         Ok((CpuStorage::F32(out), Shape::from((b, len, c3))))
     }
@@ -142,48 +142,68 @@ impl CustomOp3 for BlockTail {
         let scratch = || (vec![0f32; tt * d], vec![0f32; tt * d], vec![0f32; tt * inner], vec![0f32; d]);
         par_rows(&mut out, tt * d, crate::threads::kernel_threads(), scratch, |item, chunk, (z, u, h, x0)| {
             let (g0, n) = (item * tt, chunk.len() / d);
-            // z = x0 ⊙ y for the tile's rows, which may span sequences: y is transposed
-            // (channels first → rows) one run of positions of one sequence at a time.
-            let mut g = g0;
-            while g < g0 + n {
-                let (bi, t0) = (g / len, g % len);
-                let run = (len - t0).min(g0 + n - g);
-                let off = g - g0;
-                let yb = &y[bi * d * len..(bi + 1) * d * len];
-                for (c, src) in yb.chunks_exact(len).enumerate() {
-                    for (j, &v) in src[t0..t0 + run].iter().enumerate() {
-                        z[(off + j) * d + c] = v;
-                    }
-                }
-                let seq = &p[bi * len * c3..(bi + 1) * len * c3];
-                for j in 0..run {
-                    prm.row(seq, t0 + j, 0, x0);
-                    for (o, &gate) in z[(off + j) * d..(off + j + 1) * d].iter_mut().zip(x0.iter()) {
-                        *o *= gate;
-                    }
-                }
-                g += run;
-            }
+            let (z, u, h) = (&mut z[..n * d], &mut u[..n * d], &mut h[..n * inner]);
+            // Every loop runs in code compiled for the CPU's best vector width (the closure
+            // itself is too large to be inlined into pulp's dispatch).
+            vectorized(|| gate_rows(z, x0, y, p, &prm, g0, d, len));
             // a = r + out_b + z · out_wᵀ, in the output rows.
-            for (j, row) in chunk.chunks_exact_mut(d).enumerate() {
-                let src = &r[(g0 + j) * d..(g0 + j + 1) * d];
-                row.iter_mut().zip(src).zip(out_b).for_each(|((o, &v), &bb)| *o = v + bb);
-            }
-            gemm_xwt(&z[..n * d], out_w, d, d, chunk, true, 1);
+            vectorized(|| add_rows(chunk, &r[g0 * d..(g0 + n) * d], out_b));
+            gemm_xwt(z, out_w, d, d, chunk, true, 1);
             // u = norm2(a); h = gelu(u · fc1ᵀ + fc1_b); out = a + fc2_b + h · fc2ᵀ.
-            for (j, row) in u.chunks_exact_mut(d).take(n).enumerate() {
-                layer_norm_row(&chunk[j * d..(j + 1) * d], alpha, beta, eps, row);
-            }
-            let h = &mut h[..n * inner];
-            gemm_xwt(&u[..n * d], fc1_w, inner, d, h, false, 1);
-            for row in h.chunks_exact_mut(inner) {
-                bias_gelu_row(row, fc1_b);
-            }
-            for row in chunk.chunks_exact_mut(d) {
-                row.iter_mut().zip(fc2_b).for_each(|(o, &bb)| *o += bb);
-            }
+            vectorized(|| norm_rows(chunk, u, alpha, beta, eps));
+            gemm_xwt(u, fc1_w, inner, d, h, false, 1);
+            vectorized(|| h.chunks_exact_mut(inner).for_each(|row| bias_gelu_row(row, fc1_b)));
+            vectorized(|| chunk.chunks_exact_mut(d).for_each(|row| row.iter_mut().zip(fc2_b).for_each(|(o, &bb)| *o += bb)));
             gemm_xwt(h, fc2_w, d, inner, chunk, true, 1);
         });
         Ok((CpuStorage::F32(out), Shape::from((b, len, d))))
+    }
+}
+
+/// `z = x0 ⊙ y` for the `z.len() / d` rows from global row `g0` (row `g` is position
+/// `g % len` of sequence `g / len`): `y` is transposed (channels first → rows) one run of
+/// positions of one sequence at a time, and `x0` is the short convolution of `p`'s first
+/// `d` channels.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn gate_rows(z: &mut [f32], x0: &mut [f32], y: &[f32], p: &[f32], prm: &Params, g0: usize, d: usize, len: usize) {
+    let n = z.len() / d;
+    let c3 = prm.c3;
+    let mut g = g0;
+    while g < g0 + n {
+        let (bi, t0) = (g / len, g % len);
+        let run = (len - t0).min(g0 + n - g);
+        let off = g - g0;
+        let yb = &y[bi * d * len..(bi + 1) * d * len];
+        for (c, src) in yb.chunks_exact(len).enumerate() {
+            for (j, &v) in src[t0..t0 + run].iter().enumerate() {
+                z[(off + j) * d + c] = v;
+            }
+        }
+        let seq = &p[bi * len * c3..(bi + 1) * len * c3];
+        for j in 0..run {
+            prm.row(seq, t0 + j, 0, x0);
+            for (o, &gate) in z[(off + j) * d..(off + j + 1) * d].iter_mut().zip(x0.iter()) {
+                *o *= gate;
+            }
+        }
+        g += run;
+    }
+}
+
+/// `dst = src + bias`, row by row (`bias` as wide as a row).
+#[inline(always)]
+fn add_rows(dst: &mut [f32], src: &[f32], bias: &[f32]) {
+    for (row, src) in dst.chunks_exact_mut(bias.len()).zip(src.chunks_exact(bias.len())) {
+        row.iter_mut().zip(src).zip(bias).for_each(|((o, &v), &bb)| *o = v + bb);
+    }
+}
+
+/// `dst = layer_norm(src)`, row by row.
+#[inline(always)]
+fn norm_rows(src: &[f32], dst: &mut [f32], alpha: &[f32], beta: &[f32], eps: f32) {
+    let d = alpha.len();
+    for (s, o) in src.chunks_exact(d).zip(dst.chunks_exact_mut(d)) {
+        layer_norm_row(s, alpha, beta, eps, o);
     }
 }

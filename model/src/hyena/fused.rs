@@ -100,7 +100,7 @@ impl CustomOp2 for GateIn {
         // One item per (sequence, block of `cb` channels): rows of a time tile are computed
         // time-major (vectorized over channels), then transposed into the channel rows.
         let scratch = || (vec![0f32; tile_len * cb], vec![0f32; cb]);
-        par_rows(&mut out, cb * len, threads(), scratch, |item, chunk, (tile, x1)| {
+        par_rows(&mut out, cb * len, threads(), scratch, |item, chunk, (tile, x1)| crate::simd::vectorized(|| {
             let (bi, c0) = (item / blocks_per_batch, (item % blocks_per_batch) * cb);
             let seq = &p[bi * len * c3..(bi + 1) * len * c3];
             for t0 in (0..len).step_by(tile_len) {
@@ -118,7 +118,7 @@ impl CustomOp2 for GateIn {
                     }
                 }
             }
-        });
+        }));
         Ok((CpuStorage::F32(out), Shape::from((b, d, len))))
     }
 }
