@@ -134,7 +134,10 @@ pub fn evaluate<T: Task>(
                 };
                 let ids = Tensor::from_vec(ids, (chunk.len(), len), registry.device())
                     .map_err(|e| model_err(omicsdb_model::ModelError::from(e)))?;
+                let started = std::time::Instant::now();
                 let outs = task.run(&loaded.model, &ids, &side).map_err(model_err)?;
+                let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                registry.stats.model_nanos.fetch_add(nanos, Ordering::Relaxed);
                 registry.stats.model_calls.fetch_add(1, Ordering::Relaxed);
                 registry
                     .stats

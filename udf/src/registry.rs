@@ -40,6 +40,9 @@ pub struct CallStats {
     pub cache_hits: AtomicU64,
     /// Model loads from disk.
     pub loads: AtomicU64,
+    /// Wall-clock nanoseconds spent inside forward passes (summed over calls, so over
+    /// concurrent partitions too).
+    pub model_nanos: AtomicU64,
 }
 
 impl CallStats {
@@ -51,6 +54,11 @@ impl CallStats {
     /// Current value of [`CallStats::model_tokens`].
     pub fn model_tokens(&self) -> u64 {
         self.model_tokens.load(Ordering::Relaxed)
+    }
+
+    /// Current value of [`CallStats::model_nanos`], in seconds.
+    pub fn model_seconds(&self) -> f64 {
+        self.model_nanos.load(Ordering::Relaxed) as f64 * 1e-9
     }
 
     /// Current value of [`CallStats::cache_hits`].

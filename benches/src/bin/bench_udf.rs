@@ -8,15 +8,19 @@
 //!
 //! 1. direct: `forward_hidden` + mean pooling on micro-batches of
 //!    `batch_tokens / 1024` windows (the sequences fetched once beforehand);
-//! 2. SQL, cache off: the query above, every window through the model;
-//! 3. SQL, cache on: the query once to fill the cache, then timed again.
+//! 2. SQL, cache off, one partition (micro-batches one after another, as in 1): the
+//!    query above, every window through the model; also the time spent inside the
+//!    forward passes (`CallStats::model_nanos`);
+//! 3. SQL, cache off, the default partitions (one per core: micro-batches may overlap);
+//! 4. SQL, cache on: the query once to fill the cache, then timed again.
 //!
-//! SQL overhead = (SQL time − direct time) / direct time. Each figure is the
-//! median of `--runs` runs after one warm-up.
+//! SQL overhead = (SQL time − direct time) / direct time, both sequential (1 and 2
+//! alternate run by run), and the share of the SQL time outside the forward passes.
+//! Each figure is the median of `--runs` runs (default 5) after one warm-up.
 //!
 //! ```sh
 //! cargo run --release -p omicsdb-benches --features engine,model --bin bench_udf -- \
-//!     [--model data/fixtures/hyenadna/tiny-1k] [--bp 1048576] [--runs 3] [--batch-tokens 16384]
+//!     [--model data/fixtures/hyenadna/tiny-1k] [--bp 1048576] [--runs 5] [--batch-tokens 16384]
 //! ```
 //! Threads: candle's CPU kernels use all cores unless `RAYON_NUM_THREADS` is set.
 
@@ -58,7 +62,7 @@ fn main() -> Result<()> {
         root.join("data/fixtures/hyenadna/tiny-1k"),
     )?;
     let bp: u64 = arg(&args, "--bp", 1 << 20)?;
-    let runs: usize = arg(&args, "--runs", 3)?;
+    let runs: usize = arg(&args, "--runs", 5)?.max(1);
     let budget: usize = arg(&args, "--batch-tokens", omicsdb_udf::DEFAULT_BATCH_TOKENS)?;
     let width: u64 = 1024;
 
@@ -150,28 +154,55 @@ fn main() -> Result<()> {
         Ok(m)
     };
 
-    let t_direct = timed("direct model calls", &direct)?;
+    let set_partitions = |n: usize| -> Result<()> {
+        rt.block_on(db.context().sql(&format!("SET datafusion.execution.target_partitions = '{n}'")))?;
+        Ok(())
+    };
+    let default_partitions = db.context().state().config().target_partitions();
+    // Direct calls and SQL on one partition (its micro-batches one after another, as in
+    // the direct loop), alternating run by run so that a slow spell of a shared machine
+    // falls on both; the difference is what SQL adds (scan, batching, tokenizing, output).
     registry.set_cache_enabled(false);
-    let calls_before = registry.stats.model_calls();
-    let t_sql = timed("SQL, cache off", &sql)?;
-    let calls_per_query = (registry.stats.model_calls() - calls_before) / (runs as u64 + 1);
+    set_partitions(1)?;
+    direct()?;
+    sql()?;
+    let (calls_before, model_before) = (registry.stats.model_calls(), registry.stats.model_seconds());
+    let (mut direct_runs, mut sql_runs) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        direct_runs.push(direct()?);
+        sql_runs.push(sql()?);
+    }
+    let sql_mean = sql_runs.iter().sum::<f64>() / runs as f64;
+    let (t_direct, t_sql) = (median(direct_runs), median(sql_runs));
+    println!("{:<22} {t_direct:>8.3} s  {:>10.0} tokens/s", "direct model calls", tokens / t_direct);
+    println!("{:<22} {t_sql:>8.3} s  {:>10.0} tokens/s", "SQL, cache off", tokens / t_sql);
+    let per_query = |v: f64| v / runs as f64;
+    let calls_per_query = (registry.stats.model_calls() - calls_before) / runs as u64;
+    let model_s = per_query(registry.stats.model_seconds() - model_before);
+    // The default: one partition per core, so two micro-batches may run at once.
+    set_partitions(default_partitions)?;
+    let t_sql_parts = timed(&format!("SQL, {default_partitions} partitions"), &sql)?;
     registry.set_cache_enabled(true);
     let t_cached = timed("SQL, cached repeat", &sql)?;
     let overhead = (t_sql - t_direct) / t_direct * 100.0;
+    let outside = (sql_mean - model_s) / model_s * 100.0;
     let speedup = t_sql / t_cached;
     println!(
         "model calls per query: {calls_per_query} for {} windows",
         seqs.len()
     );
-    println!("SQL overhead vs direct: {overhead:.1}%");
+    println!("SQL overhead vs direct (1 partition): {overhead:.1}%");
+    println!("SQL time outside forward passes (1 partition): {outside:.1}% of the {model_s:.3} s inside them (both means per query)");
     println!("cached repeat speed-up: {speedup:.1}x");
     println!(
         "{}",
         serde_json::json!({
             "windows": seqs.len(), "tokens": tokens, "batch_tokens": budget,
-            "direct_s": t_direct, "sql_s": t_sql, "sql_cached_s": t_cached,
+            "direct_s": t_direct, "sql_s": t_sql, "sql_model_s": model_s, "sql_partitions_s": t_sql_parts,
+            "partitions": default_partitions, "sql_cached_s": t_cached,
             "direct_tokens_per_s": tokens / t_direct, "sql_tokens_per_s": tokens / t_sql,
-            "sql_overhead_pct": overhead, "cache_speedup": speedup, "model_calls_per_query": calls_per_query,
+            "sql_overhead_pct": overhead, "sql_outside_model_pct": outside, "cache_speedup": speedup,
+            "model_calls_per_query": calls_per_query,
         })
     );
     drop(db);

@@ -366,6 +366,27 @@ mod tests {
         Ok(())
     }
 
+    /// The fused block (`block_fused`) over several tiles whose edges fall inside
+    /// sequences (d_inner 1024 gives 256-row tiles, so 390 or 650 rows make two or three
+    /// tiles, whether or not the batch is split over the threads), against the plain-ops
+    /// trace.
+    #[test]
+    fn fused_block_tiles_spanning_sequences_match_the_plain_ops_trace() -> Result<(), crate::ModelError> {
+        let (model, dev) = random_model(r#"{"d_model": 32, "n_layer": 2, "d_inner": 1024, "vocab_size": 12, "max_seq_len": 132}"#, 5)?;
+        let (b, len) = (5usize, 130usize);
+        let ids: Vec<u32> = (0..b * len).map(|i| 7 + ((i * 31 + i / 7) % 4) as u32).collect();
+        let ids = Tensor::from_vec(ids, (b, len), &dev)?;
+        let plain = model.forward_trace(&ids, false)?.last_hidden_state;
+        let fused = model.forward_hidden(&ids)?;
+        let diff = (fused - &plain)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
+        assert!(diff < 1e-4, "max |diff| {diff}");
+        // The first sequence alone sits in one tile; it must not change.
+        let alone = model.forward_hidden(&ids.narrow(0, 0, 1)?)?;
+        let diff = (alone - plain.narrow(0, 0, 1)?)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
+        assert!(diff < 1e-4, "alone: max |diff| {diff}");
+        Ok(())
+    }
+
     /// A batch split over the threads (`threads::split_batch`) gives every sequence what it
     /// gets alone, in the same row order (an odd batch leaves the slices unequal).
     #[test]
