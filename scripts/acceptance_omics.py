@@ -18,7 +18,11 @@ dropped, plus false peaks at random places (1 per 100 kb). Signal: background ga
 per 50 bp bin plus strength x lognormal noise over each enhancer. Single decoy motifs are
 also sprinkled in the background, so a motif alone does not make an enhancer.
 
-Usage: python3 scripts/acceptance_omics.py OUT_DIR [--seed 7] [--chroms 6]   (see scripts/acceptance_omics.sh)
+With --min-site-score X (the benchmark uses 0.8), a sampled site scoring below X of its
+matrix's best log-odds is resampled, so planted sites are good matches, as bound sites are.
+
+Usage: python3 scripts/acceptance_omics.py OUT_DIR [--seed 7] [--chroms 6] [--min-site-score 0.8]
+       (see scripts/acceptance_omics.sh)
 """
 import argparse
 import os

@@ -2,7 +2,7 @@
 //! same training and evaluation code as `omicsdb train` without the database around it:
 //!
 //! ```text
-//! python3 scripts/acceptance_omics.py /tmp/omics_acc --windows-tsv
+//! python3 scripts/acceptance_omics.py /tmp/omics_acc --min-site-score 0.8 --windows-tsv
 //! OMICSDB_ACC_TSV=/tmp/omics_acc/windows.tsv cargo test -p omicsdb-model --lib \
 //!     train::acceptance -- --ignored --nocapture
 //! ```
