@@ -21,8 +21,9 @@ use crate::long_conv::kernels::par_rows;
 
 /// Rows per tile for a widest intermediate of `width` floats: about 1 MiB of it (L2), a
 /// multiple of 64 (gemm's AVX-512 row block), 256 to 1024 rows. Smaller tiles keep less in
-/// cache but pay gemm's per-call packing more often: on tiny-1k (`width` 512), 128-row
-/// tiles ran about 10% slower than 512-row tiles and 64-row tiles 25% slower (bench_hyena).
+/// cache but pay gemm's per-call packing more often: on tiny-1k (`width` 512, 1 thread),
+/// 128-row tiles ran about 12% slower than 512-row tiles and 64-row tiles 27% slower
+/// (one bench_hyena sweep).
 fn tile_rows(width: usize) -> usize {
     ((262_144 / width.max(1)) / 64 * 64).clamp(256, 1024)
 }
