@@ -4,7 +4,6 @@ use candle_core::Tensor;
 use candle_nn::{LayerNorm, Linear, Module, VarBuilder, layer_norm, linear};
 
 use super::block_fused::{BlockHead, BlockTail};
-use super::fused::{LinearResidual, MatmulT, bias_gelu};
 use super::norm::RowLayerNorm;
 use super::operator::{HyenaOperator, MixerTrace};
 use crate::Config;
@@ -14,8 +13,6 @@ use crate::Config;
 pub struct Mlp {
     pub(crate) fc1: Linear,
     pub(crate) fc2: Linear,
-    /// `fc2` with its bias, accumulated into the residual (CPU f32 inference).
-    fc2_residual: LinearResidual,
 }
 
 impl Mlp {
@@ -23,19 +20,7 @@ impl Mlp {
     pub fn new(cfg: &Config, vb: VarBuilder) -> candle_core::Result<Self> {
         let fc1 = linear(cfg.d_model, cfg.d_inner, vb.pp("fc1"))?;
         let fc2 = linear(cfg.d_inner, cfg.d_model, vb.pp("fc2"))?;
-        Ok(Self { fc2_residual: LinearResidual::of(&fc2)?, fc1, fc2 })
-    }
-
-    /// Inference, `r + mlp(x)`: on CPU in f32, fc1 without zeroing its output, the fc1
-    /// bias and tanh GELU in place, and fc2 plus its bias accumulated into a copy of `r`.
-    pub fn forward_residual(&self, x: &Tensor, r: &Tensor) -> candle_core::Result<Tensor> {
-        match self.fc1.bias() {
-            Some(bias) if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 => {
-                let h = bias_gelu(x.contiguous()?.apply_op2_no_bwd(self.fc1.weight(), &MatmulT)?, bias)?;
-                h.apply_op3_no_bwd(self.fc2.weight(), &r.contiguous()?, &self.fc2_residual)
-            }
-            _ => r + self.forward(x)?,
-        }
+        Ok(Self { fc1, fc2 })
     }
 }
 
@@ -100,9 +85,10 @@ impl Block {
             fc2_b: mlp.fc2.bias()?.clone(),
         };
         let head = BlockHead::new(RowLayerNorm::of(norm1)?, mixer.in_proj.weight().clone());
-        let all = [&tail.short, &tail.out_w, &tail.out_b, &tail.fc1_w, &tail.fc1_b, &tail.fc2_w, &tail.fc2_b, mixer.in_proj.weight()];
-        let f32 = all.iter().all(|t| t.dtype() == candle_core::DType::F32) && head_norms_f32(norm1, norm2);
-        f32.then_some((head, tail))
+        let (n1w, n1b, _) = head.norm().parts();
+        let (n2w, n2b, _) = tail.norm.parts();
+        let all = [&tail.short, &tail.out_w, &tail.out_b, &tail.fc1_w, &tail.fc1_b, &tail.fc2_w, &tail.fc2_b, mixer.in_proj.weight(), n1w, n1b, n2w, n2b];
+        all.iter().all(|t| t.dtype() == candle_core::DType::F32).then_some((head, tail))
     }
 
     /// Runs the block on the residual stream `r: [B, L, D]`, keeping the intermediates.
@@ -117,7 +103,8 @@ impl Block {
     }
 
     /// The residual stream after the block (inference). On CPU in f32: [`BlockHead`], the
-    /// short and long convolutions, then [`BlockTail`].
+    /// short and long convolutions, then [`BlockTail`]; otherwise candle ops with the
+    /// cached filter.
     pub fn forward(&self, r: &Tensor) -> candle_core::Result<Tensor> {
         if let Some((head, tail)) = &self.fused
             && r.device().is_cpu()
@@ -128,12 +115,8 @@ impl Block {
             let y = self.mixer.conv_of_projection(&p)?;
             return y.apply_op3_no_bwd(&p, &r, tail);
         }
-        let a = self.mixer.forward_residual(&self.norm1.forward(r)?, r)?;
-        self.mlp.forward_residual(&self.norm2.forward(&a)?, &a)
+        let a = (r + self.mixer.forward_trace(&self.norm1.forward(r)?, false)?.out)?;
+        &a + self.mlp.forward(&self.norm2.forward(&a)?)?
     }
 }
 
-/// Whether both norms' weights and biases are f32.
-fn head_norms_f32(norm1: &LayerNorm, norm2: &LayerNorm) -> bool {
-    [norm1, norm2].iter().all(|n| n.weight().dtype() == candle_core::DType::F32 && n.bias().is_none_or(|b| b.dtype() == candle_core::DType::F32))
-}

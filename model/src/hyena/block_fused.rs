@@ -53,6 +53,11 @@ impl BlockHead {
     pub fn new(norm: RowLayerNorm, in_w: Tensor) -> Self {
         Self { norm, in_w }
     }
+
+    /// Its LayerNorm (norm1).
+    pub(crate) fn norm(&self) -> &RowLayerNorm {
+        &self.norm
+    }
 }
 
 impl CustomOp1 for BlockHead {

@@ -1,9 +1,10 @@
 //! Fused single-pass CPU kernels for inference (f32, no backward): the in-projection bias,
-//! causal short convolution and gating around the long convolution, and bias + tanh GELU.
-//! The training path (`train = true`) uses plain candle ops instead; the parity tests run
-//! both.
+//! causal short convolution and input gate before the long convolution ([`GateIn`]), and
+//! the pieces `block_fused` builds a block's row-local work from (the short-conv
+//! parameters, bias + tanh GELU, gemm into a given buffer). The training path
+//! (`train = true`) uses plain candle ops instead; the parity tests run both.
 
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, Layout, Shape};
 
 use crate::long_conv::kernels::par_rows;
 
@@ -24,9 +25,6 @@ fn channel_block(b: usize, d: usize, threads: usize) -> usize {
 fn gate_in_tile(cb: usize) -> usize {
     (4096 / cb.max(1)).clamp(8, 64)
 }
-
-/// Time steps per tile in [`GateOut`].
-const TIME_TILE: usize = 64;
 
 pub(crate) fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
     match (s, l.contiguous_offsets()) {
@@ -74,11 +72,6 @@ pub(crate) fn params<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<P
     Ok(Params { rows: f32_slice(s, l, "fused hyena kernel: short-conv params")?, k: rows - 2, c3 })
 }
 
-/// The largest time tile (of 64, 32, ..., 1 steps) that divides `len`.
-fn time_tile(len: usize) -> usize {
-    [TIME_TILE, 32, 16, 8, 4, 2, 1].into_iter().find(|t| len % t == 0).unwrap_or(1)
-}
-
 /// `v ⊙ x1`, channels first: `p: [B, L, 3D]` (in_proj without bias), params `[K+2, 3D]`
 /// → `[B, D, L]`.
 pub struct GateIn;
@@ -123,54 +116,6 @@ impl CustomOp2 for GateIn {
     }
 }
 
-/// `x0 ⊙ y`, channels last: `y: [B, D, L]` (long-conv output), `p: [B, L, 3D]`,
-/// params `[K+2, 3D]` → `[B, L, D]`.
-pub struct GateOut;
-
-impl CustomOp3 for GateOut {
-    fn name(&self) -> &'static str {
-        "hyena_gate_out"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (b, d, len) = l1.shape().dims3()?;
-        let y = f32_slice(s1, l1, "fused hyena kernel: long-conv output")?;
-        let p = f32_slice(s2, l2, "fused hyena kernel: projection")?;
-        let prm = params(s3, l3)?;
-        let c3 = 3 * d;
-        let tt = time_tile(len);
-        let tiles_per_seq = len / tt;
-        let mut out = vec![0f32; b * len * d];
-        // One item per (sequence, tile of `tt` steps): the tile of `y` is transposed into
-        // the output rows, then each row is gated by `x0`, vectorized over channels.
-        par_rows(&mut out, tt * d, threads(), || vec![0f32; d], |item, chunk, x0| {
-            let (bi, t0) = (item / tiles_per_seq, (item % tiles_per_seq) * tt);
-            let seq = &p[bi * len * c3..(bi + 1) * len * c3];
-            let yb = &y[bi * d * len..(bi + 1) * d * len];
-            for (c, src) in yb.chunks_exact(len).enumerate() {
-                for (i, &v) in src[t0..t0 + tt].iter().enumerate() {
-                    chunk[i * d + c] = v;
-                }
-            }
-            for (i, row) in chunk.chunks_exact_mut(d).enumerate() {
-                prm.row(seq, t0 + i, 0, x0);
-                for (o, &g) in row.iter_mut().zip(x0.iter()) {
-                    *o *= g;
-                }
-            }
-        });
-        Ok((CpuStorage::F32(out), Shape::from((b, len, d))))
-    }
-}
-
 /// `tanh` as a rational function (Eigen's `generic_fast_tanh_float`): within 5e-7 of the
 /// exact value (a few f32 ulp), vectorizable.
 #[inline(always)]
@@ -182,31 +127,6 @@ pub fn fast_tanh(x: f32) -> f32 {
     x * p / q
 }
 
-/// `h ← gelu_tanh(h + bias)` in place over the last dim: `h: [..., I]` (contiguous f32,
-/// owned by the caller), `bias: [I]`. In place, so the largest activation of the block
-/// (`[B·L, I]`) is neither allocated nor zeroed a second time.
-pub struct BiasGelu;
-
-impl candle_core::InplaceOp2 for BiasGelu {
-    fn name(&self) -> &'static str {
-        "hyena_bias_gelu"
-    }
-
-    fn cpu_fwd(&self, s1: &mut CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<()> {
-        let bias = f32_slice(s2, l2, "fused hyena kernel: bias")?;
-        let width = bias.len();
-        let h = match (s1, l1.contiguous_offsets()) {
-            (CpuStorage::F32(v), Some((a, b))) => &mut v[a..b],
-            _ => candle_core::bail!("hyena_bias_gelu: activations must be a contiguous f32 tensor"),
-        };
-        if width == 0 || h.len() % width != 0 {
-            candle_core::bail!("hyena_bias_gelu: bias of {width} does not divide {:?}", l1.shape());
-        }
-        par_rows(h, width, threads(), || (), |_, row, _| bias_gelu_row(row, bias));
-        Ok(())
-    }
-}
-
 /// `row ← gelu_tanh(row + bias)`, element by element.
 #[inline(always)]
 pub(crate) fn bias_gelu_row(row: &mut [f32], bias: &[f32]) {
@@ -215,13 +135,6 @@ pub(crate) fn bias_gelu_row(row: &mut [f32], bias: &[f32]) {
         let x = *o + bb;
         *o = 0.5 * x * (1.0 + fast_tanh(S * (x + 0.044_715 * x * x * x)));
     }
-}
-
-/// Applies [`BiasGelu`] to `h`, which must not be shared (e.g. a fresh matmul output).
-pub fn bias_gelu(h: Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
-    let h = h.contiguous()?;
-    h.inplace_op2(bias, &BiasGelu)?;
-    Ok(h)
 }
 
 /// `x · wᵀ` for `x: [..., K]`, `w: [N, K]` (row-major), with gemm writing straight into
@@ -244,90 +157,15 @@ pub(crate) fn gemm_xwt(x: &[f32], w: &[f32], n: usize, k: usize, dst: &mut [f32]
     }
 }
 
-/// `x · wᵀ` without bias: `x: [B, L, K]`, `w: [N, K]` → `[B, L, N]`. Unlike candle's
-/// matmul, the output is not zeroed before gemm overwrites it.
-pub struct MatmulT;
-
-impl CustomOp2 for MatmulT {
-    fn name(&self) -> &'static str {
-        "hyena_matmul_t"
-    }
-
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (b, len, k) = l1.shape().dims3()?;
-        let (n, k2) = l2.shape().dims2()?;
-        if k != k2 {
-            candle_core::bail!("hyena_matmul_t: {:?} · {:?}ᵀ", l1.shape(), l2.shape());
-        }
-        let x = f32_slice(s1, l1, "fused hyena kernel: input")?;
-        let w = f32_slice(s2, l2, "fused hyena kernel: weight")?;
-        let mut out = Vec::with_capacity(b * len * n);
-        // SAFETY: f32 has no invalid bit patterns, and gemm overwrites every element
-        // (accumulate = false) before anything reads them.
-        #[allow(clippy::uninit_vec)]
-        unsafe {
-            out.set_len(b * len * n)
-        };
-        gemm_xwt(x, w, n, k, &mut out, false, threads());
-        Ok((CpuStorage::F32(out), Shape::from((b, len, n))))
-    }
-}
-
-/// `residual + bias + x · wᵀ` in one buffer: `x: [B, L, K]`, `w: [N, K]`,
-/// `residual: [B, L, N]`; the bias (`[N]`) is held by the op.
-#[derive(Debug)]
-pub struct LinearResidual {
-    /// The linear layer's bias.
-    pub bias: Option<std::sync::Arc<Vec<f32>>>,
-}
-
-impl LinearResidual {
-    /// The op for a candle `Linear` (its bias copied to f32).
-    pub fn of(linear: &candle_nn::Linear) -> candle_core::Result<Self> {
-        let bias = linear.bias().map(|b| b.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()).transpose()?;
-        Ok(Self { bias: bias.map(std::sync::Arc::new) })
-    }
-}
-
-impl CustomOp3 for LinearResidual {
-    fn name(&self) -> &'static str {
-        "hyena_linear_residual"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (b, len, k) = l1.shape().dims3()?;
-        let (n, k2) = l2.shape().dims2()?;
-        if k != k2 || l3.shape().dims() != [b, len, n] || self.bias.as_ref().is_some_and(|v| v.len() != n) {
-            candle_core::bail!("hyena_linear_residual: {:?} · {:?}ᵀ + {:?}", l1.shape(), l2.shape(), l3.shape());
-        }
-        let x = f32_slice(s1, l1, "fused hyena kernel: input")?;
-        let w = f32_slice(s2, l2, "fused hyena kernel: weight")?;
-        let r = f32_slice(s3, l3, "fused hyena kernel: residual")?;
-        let mut out = vec![0f32; r.len()];
-        let bias = self.bias.as_deref().map(Vec::as_slice);
-        par_rows(&mut out, n, threads(), || (), |i, row, _| {
-            let src = &r[i * n..(i + 1) * n];
-            match bias {
-                Some(bias) => row.iter_mut().zip(src).zip(bias).for_each(|((o, &v), &bb)| *o = v + bb),
-                None => row.copy_from_slice(src),
-            }
-        });
-        gemm_xwt(x, w, n, k, &mut out, true, threads());
-        Ok((CpuStorage::F32(out), Shape::from((b, len, n))))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::Tensor;
+
+    /// The largest `|a − b|` over all elements.
+    fn max_abs_diff(a: &Tensor, b: &Tensor) -> candle_core::Result<f32> {
+        (a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()
+    }
 
     /// A seeded random model of the config `json`, on the CPU.
     fn random_model(json: &str, seed: u64) -> Result<(crate::HyenaDna, candle_core::Device), crate::ModelError> {
@@ -349,8 +187,8 @@ mod tests {
         assert!((fast_tanh(50.0) - 1.0).abs() < 1e-6);
     }
 
-    /// The fused inference path of a whole model (gates, GELU, residual
-    /// linears) against the plain-ops trace, over batch sizes that pick different channel
+    /// The fused inference path of a whole model (`GateIn`, the fused block's head and
+    /// tail) against the plain-ops trace, over batch sizes that pick different channel
     /// blocks in `GateIn` and lengths that are not a multiple of any tile.
     #[test]
     fn fused_forward_matches_the_plain_ops_trace() -> Result<(), crate::ModelError> {
@@ -360,7 +198,7 @@ mod tests {
             let ids = Tensor::from_vec(ids, (b, len), &dev)?;
             let fused = model.forward_hidden(&ids)?;
             let plain = model.forward_trace(&ids, false)?.last_hidden_state;
-            let diff = (fused - plain)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
+            let diff = max_abs_diff(&fused, &plain)?;
             assert!(diff < 1e-4, "batch {b} × {len}: max |diff| {diff}");
         }
         Ok(())
@@ -378,11 +216,11 @@ mod tests {
         let ids = Tensor::from_vec(ids, (b, len), &dev)?;
         let plain = model.forward_trace(&ids, false)?.last_hidden_state;
         let fused = model.forward_hidden(&ids)?;
-        let diff = (fused - &plain)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
+        let diff = max_abs_diff(&fused, &plain)?;
         assert!(diff < 1e-4, "max |diff| {diff}");
         // The first sequence alone sits in one tile; it must not change.
         let alone = model.forward_hidden(&ids.narrow(0, 0, 1)?)?;
-        let diff = (alone - plain.narrow(0, 0, 1)?)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
+        let diff = max_abs_diff(&alone, &plain.narrow(0, 0, 1)?)?;
         assert!(diff < 1e-4, "alone: max |diff| {diff}");
         Ok(())
     }
@@ -398,7 +236,7 @@ mod tests {
         let batch = model.forward_hidden(&ids)?;
         for row in 0..b {
             let alone = model.forward_hidden(&ids.narrow(0, row, 1)?)?;
-            let diff = (batch.narrow(0, row, 1)? - alone)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
+            let diff = max_abs_diff(&batch.narrow(0, row, 1)?, &alone)?;
             assert!(diff < 1e-5, "row {row}: max |diff| {diff}");
         }
         Ok(())

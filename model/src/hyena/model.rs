@@ -33,6 +33,8 @@ pub struct HyenaDna {
     pub(crate) embeddings: Embedding,
     pub(crate) layers: Vec<Block>,
     pub(crate) ln_f: LayerNorm,
+    /// `ln_f` as the inference op for CPU f32.
+    ln_f_rows: Option<crate::hyena::RowLayerNorm>,
     lm_head: Linear,
     device: Device,
 }
@@ -63,6 +65,7 @@ impl HyenaDna {
             cfg: cfg.clone(),
             embeddings,
             layers,
+            ln_f_rows: crate::hyena::RowLayerNorm::of(&ln_f),
             ln_f,
             lm_head: Linear::new(head, None),
             device: vb.device().clone(),
@@ -173,8 +176,8 @@ impl HyenaDna {
     fn backbone(&self, r: &Tensor) -> Result<Tensor, ModelError> {
         let run = |r: Tensor| -> candle_core::Result<Tensor> {
             let r = self.layers.iter().try_fold(r, |r, layer| layer.forward(&r))?;
-            match crate::hyena::RowLayerNorm::of(&self.ln_f) {
-                Some(norm) if norm.applies(&r) => r.contiguous()?.apply_op1_no_bwd(&norm),
+            match &self.ln_f_rows {
+                Some(norm) if norm.applies(&r) => r.contiguous()?.apply_op1_no_bwd(norm),
                 _ => self.ln_f.forward(&r),
             }
         };

@@ -2,10 +2,10 @@
 //! long convolution with the implicit filter, out-projection.
 
 use candle_core::Tensor;
-use candle_nn::{Linear, Module, VarBuilder, linear};
+use candle_nn::{Linear, VarBuilder, linear};
 
 use super::filter::HyenaFilter;
-use super::fused::{GateIn, GateOut, LinearResidual, MatmulT};
+use super::fused::GateIn;
 use super::train_ops;
 use crate::Config;
 use crate::long_conv::{LongConv, compute_dtype};
@@ -30,8 +30,6 @@ pub struct MixerTrace {
 pub struct HyenaOperator {
     pub(crate) in_proj: Linear,
     pub(crate) out_proj: Linear,
-    /// `out_proj` with its bias, accumulated into the residual (CPU f32 inference).
-    out_proj_residual: LinearResidual,
     /// Taps, short-conv bias and in_proj bias as `[K + 2, 3D]` for the fused kernels.
     pub(crate) fused_params: Tensor,
     /// Short-filter taps as `[K, 3D]` (row `K−1` multiplies the current step).
@@ -57,7 +55,6 @@ impl HyenaOperator {
             .contiguous()?;
         Ok(Self {
             in_proj,
-            out_proj_residual: LinearResidual::of(&out_proj)?,
             out_proj,
             fused_params,
             short_taps: w.clone(),
@@ -108,34 +105,6 @@ impl HyenaOperator {
         let z = (fftconv_out.to_dtype(dtype)?.transpose(1, 2)? * x0)?;
         let out = train_ops::linear(&self.out_proj, &z)?;
         Ok(MixerTrace { in_proj_out, short_conv_out, fftconv_in, fftconv_out, out })
-    }
-
-    /// Operator output for `u: [B, L, D]`, with the cached filter. On CPU in f32 the
-    /// in_proj bias, short conv and gates run as fused single-pass kernels around the
-    /// long convolution; otherwise this is [`Self::forward_trace`]'s computation.
-    pub fn forward(&self, u: &Tensor) -> candle_core::Result<Tensor> {
-        if !(u.device().is_cpu() && u.dtype() == candle_core::DType::F32) {
-            return Ok(self.forward_trace(u, false)?.out);
-        }
-        let z = self.gated(u)?;
-        self.out_proj.forward(&z)
-    }
-
-    /// Inference, `r + forward(u)`: on CPU in f32 `out_proj` and its bias are accumulated
-    /// into a copy of `r` instead of two more passes and buffers.
-    pub fn forward_residual(&self, u: &Tensor, r: &Tensor) -> candle_core::Result<Tensor> {
-        if !(u.device().is_cpu() && u.dtype() == candle_core::DType::F32) {
-            return r + self.forward(u)?;
-        }
-        let z = self.gated(u)?;
-        z.apply_op3_no_bwd(self.out_proj.weight(), &r.contiguous()?, &self.out_proj_residual)
-    }
-
-    /// CPU f32: `x0 ⊙ (k ∗ (v ⊙ x1))`, the input of `out_proj`, `[B, L, D]`.
-    fn gated(&self, u: &Tensor) -> candle_core::Result<Tensor> {
-        let p = u.contiguous()?.apply_op2_no_bwd(self.in_proj.weight(), &MatmulT)?;
-        let y = self.conv_of_projection(&p)?;
-        y.apply_op3_no_bwd(&p, &self.fused_params, &GateOut)
     }
 
     /// CPU f32: `k ∗ (v ⊙ x1)` with the cached filter, channels first `[B, D, L]`, from the
