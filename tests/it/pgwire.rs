@@ -68,6 +68,11 @@ impl TestServer {
 
 /// A small `windows` table: chrom, start, end, score, accessible, embedding.
 fn windows_context() -> Arc<SessionContext> {
+    windows_context_in(SessionContext::new())
+}
+
+/// [`windows_context`]'s table registered in `ctx`.
+fn windows_context_in(ctx: SessionContext) -> Arc<SessionContext> {
     let schema = Arc::new(Schema::new(vec![
         Field::new("chrom", DataType::Utf8, false),
         Field::new("start", DataType::Int64, false),
@@ -98,7 +103,6 @@ fn windows_context() -> Arc<SessionContext> {
         Arc::new(emb.finish()),
     ];
     let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
-    let ctx = SessionContext::new();
     ctx.register_table("windows", Arc::new(MemTable::try_new(schema, vec![vec![batch]]).unwrap()))
         .unwrap();
     Arc::new(ctx)
@@ -1140,4 +1144,260 @@ async fn region_lookups_answer_like_the_planned_query() {
     let rows = client.query(sql, &[]).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].get::<_, i64>(1), 200, "the replaced window set's geometry");
+}
+
+// ---------------------------------------------------------------------------
+// Issue 31: settings per session, reader SET allow-list, statement timeout
+// maximum, session slots after authentication, trust mode opt-in, file
+// confinement.
+
+/// `windows` in a context whose `information_schema.df_settings` shows the
+/// session's engine settings.
+fn windows_context_with_settings() -> Arc<SessionContext> {
+    windows_context_in(SessionContext::new_with_config(
+        datafusion::prelude::SessionConfig::new().with_information_schema(true),
+    ))
+}
+
+/// The value of engine setting `name` as `client`'s session sees it.
+async fn df_setting(client: &Client, name: &str) -> Option<String> {
+    let rows = timeout(STEP, client.query("SELECT value FROM information_schema.df_settings WHERE name = $1", &[&name]))
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("df_settings {name}: {e}"));
+    rows.first().and_then(|r| r.get::<_, Option<String>>(0))
+}
+
+/// A query whose hash aggregate needs far more than 1 KiB of memory.
+const NEEDS_MEMORY: &str = "SELECT count(DISTINCT value) AS n FROM generate_series(1, 200000)";
+
+fn reader_and_admin() -> Vec<ServeUser> {
+    vec![
+        ServeUser::with_password("ann", "reader pw", Role::Reader),
+        ServeUser::with_password("root", "admin pw", Role::Admin),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_cannot_set_engine_settings_in_any_spelling() {
+    let cfg = ServeConfig { users: reader_and_admin(), ..ServeConfig::default() };
+    let server = start_with(windows_context_with_settings(), cfg).await;
+    let reader = server.connect_as("ann", "password='reader pw'").await.expect("reader logs in");
+    let probe = server.connect_as("root", "password='admin pw'").await.expect("admin logs in");
+    let batch_size = df_setting(&probe, "datafusion.execution.batch_size").await;
+    let memory_limit = df_setting(&probe, "datafusion.runtime.memory_limit").await;
+    for sql in [
+        "SET \"datafusion.runtime.memory_limit\" = '1K'",
+        "SET \"datafusion\".runtime.memory_limit = '1K'",
+        "SET \"DATAFUSION.RUNTIME.MEMORY_LIMIT\" = '1K'",
+        "SET \"datafusion.execution.batch_size\" = 1",
+        "SET DataFusion.Execution.Batch_Size = 1",
+        "SET SESSION \"datafusion.execution.batch_size\" TO 1",
+        "SET work_mem = '1GB'",
+    ] {
+        let err = timeout(STEP, reader.simple_query(sql)).await.unwrap().err().unwrap_or_else(|| panic!("simple: a reader's {sql} ran"));
+        assert_eq!(sqlstate(&err), "42501", "{sql}: {err}");
+        let err = timeout(STEP, reader.query(sql, &[])).await.unwrap().err().unwrap_or_else(|| panic!("extended: a reader's {sql} ran"));
+        assert_eq!(sqlstate(&err), "42501", "{sql}: {err}");
+    }
+    assert_eq!(df_setting(&probe, "datafusion.execution.batch_size").await, batch_size);
+    assert_eq!(df_setting(&probe, "datafusion.runtime.memory_limit").await, memory_limit);
+    let row = timeout(STEP, probe.query_one(NEEDS_MEMORY, &[])).await.unwrap().expect("the engine's memory limit is untouched");
+    assert_eq!(row.get::<_, i64>(0), 200_000);
+    // What clients send at connect still works for readers, in any spelling.
+    for sql in [
+        "SET application_name = 'notebook'",
+        "SET \"application_name\" TO 'x'",
+        "SET Extra_Float_Digits = 3",
+        "SET search_path TO public",
+        "SET DateStyle = 'ISO, MDY'",
+        "SET client_encoding = 'UTF8'",
+        "SET TIME ZONE 'UTC'",
+        "SET timezone = 'UTC'",
+        "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED",
+    ] {
+        timeout(STEP, reader.simple_query(sql)).await.unwrap().unwrap_or_else(|e| panic!("simple {sql}: {e}"));
+        timeout(STEP, reader.query(sql, &[])).await.unwrap().unwrap_or_else(|e| panic!("extended {sql}: {e}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_settings_are_per_session() {
+    let cfg = ServeConfig { users: reader_and_admin(), ..ServeConfig::default() };
+    let server = start_with(windows_context_with_settings(), cfg).await;
+    let a = server.connect_as("root", "password='admin pw'").await.expect("admin a");
+    let b = server.connect_as("root", "password='admin pw'").await.expect("admin b");
+    let batch_size = df_setting(&b, "datafusion.execution.batch_size").await;
+    let memory_limit = df_setting(&b, "datafusion.runtime.memory_limit").await;
+    assert_ne!(batch_size.as_deref(), Some("1"));
+
+    timeout(STEP, a.simple_query("SET datafusion.execution.batch_size = 1")).await.unwrap().unwrap();
+    timeout(STEP, a.simple_query("SET datafusion.runtime.memory_limit = '1K'")).await.unwrap().unwrap();
+    // The admin's own session has them...
+    assert_eq!(df_setting(&a, "datafusion.execution.batch_size").await.as_deref(), Some("1"));
+    assert_ne!(df_setting(&a, "datafusion.runtime.memory_limit").await, memory_limit);
+    let err = timeout(STEP, a.query_one(NEEDS_MEMORY, &[])).await.unwrap().err().expect("a 1 KiB memory limit in session a");
+    assert!(err.to_string().to_lowercase().contains("resources exhausted"), "{err}");
+    // ...no other session, open or new, does.
+    let c = server.connect_as("root", "password='admin pw'").await.expect("admin c");
+    for (name, other) in [("b", &b), ("c", &c)] {
+        assert_eq!(df_setting(other, "datafusion.execution.batch_size").await, batch_size, "session {name}");
+        assert_eq!(df_setting(other, "datafusion.runtime.memory_limit").await, memory_limit, "session {name}");
+        let row = timeout(STEP, other.query_one(NEEDS_MEMORY, &[])).await.unwrap().unwrap_or_else(|e| panic!("session {name}: {e}"));
+        assert_eq!(row.get::<_, i64>(0), 200_000);
+    }
+    // Plain reads still work in the session with the odd settings.
+    let row = timeout(STEP, a.query_one("SELECT count(*) FROM windows", &[])).await.unwrap().unwrap();
+    assert_eq!(row.get::<_, i64>(0), 3);
+}
+
+/// `SHOW statement_timeout` of `client`.
+async fn show_statement_timeout(client: &Client) -> String {
+    let msgs = timeout(STEP, client.simple_query("SHOW statement_timeout")).await.unwrap().unwrap();
+    msgs.iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .expect("a row")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_cannot_lift_the_statement_timeout() {
+    let cfg = ServeConfig { users: reader_and_admin(), ..ServeConfig::default() };
+    let server = start(cfg).await;
+    let reader = server.connect_as("ann", "password='reader pw'").await.expect("reader logs in");
+    // Every session starts with the server's maximum (5 minutes by default).
+    assert_eq!(show_statement_timeout(&reader).await, "300000ms");
+    for sql in [
+        "SET statement_timeout = 0",
+        "SET statement_timeout = '0'",
+        "SET statement_timeout TO '1h'",
+        "SET statement_timeout = 300001",
+        "SET \"statement_timeout\" = '10min'",
+        "SET SESSION statement_timeout = 0",
+    ] {
+        let err = timeout(STEP, reader.simple_query(sql)).await.unwrap().err().unwrap_or_else(|| panic!("simple: a reader's {sql} ran"));
+        assert_eq!(sqlstate(&err), "42501", "{sql}: {err}");
+        let err = timeout(STEP, reader.query(sql, &[])).await.unwrap().err().unwrap_or_else(|| panic!("extended: a reader's {sql} ran"));
+        assert_eq!(sqlstate(&err), "42501", "{sql}: {err}");
+        assert_eq!(show_statement_timeout(&reader).await, "300000ms", "after {sql}");
+    }
+    for sql in ["SET statement_timeout = 'soon'", "SET statement_timeout = '-5s'", "SET statement_timeout = '5 parsecs'"] {
+        let err = timeout(STEP, reader.simple_query(sql)).await.unwrap().err().unwrap_or_else(|| panic!("a reader's {sql} ran"));
+        assert_eq!(sqlstate(&err), "22023", "{sql}: {err}");
+    }
+    // Lower is fine, in PostgreSQL's units.
+    for (sql, shown) in [
+        ("SET statement_timeout = '2s'", "2000ms"),
+        ("SET statement_timeout TO 1500", "1500ms"),
+        ("SET statement_timeout = '1min'", "60000ms"),
+        ("SET statement_timeout = '5min'", "300000ms"),
+    ] {
+        timeout(STEP, reader.simple_query(sql)).await.unwrap().unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_eq!(show_statement_timeout(&reader).await, shown, "{sql}");
+    }
+    // An admin may lift it (documented in docs/server.md).
+    let admin = server.connect_as("root", "password='admin pw'").await.expect("admin logs in");
+    assert_eq!(show_statement_timeout(&admin).await, "300000ms");
+    timeout(STEP, admin.simple_query("SET statement_timeout = 0")).await.unwrap().unwrap();
+    assert_eq!(show_statement_timeout(&admin).await, "0");
+    timeout(STEP, admin.simple_query("SET statement_timeout = '2h'")).await.unwrap().unwrap();
+    assert_eq!(show_statement_timeout(&admin).await, "7200000ms");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unauthenticated_client_holds_no_session_slot() {
+    let cfg = ServeConfig { users: reader_and_admin(), max_connections: 1, ..ServeConfig::default() };
+    let server = start(cfg).await;
+    // A client that sends a startup packet, is asked for SCRAM, and stalls.
+    let mut stalled = TcpStream::connect(server.addr).await.unwrap();
+    stalled.write_all(&startup_packet("ann")).await.unwrap();
+    let mut buf = [0u8; 64];
+    let n = timeout(STEP, stalled.read(&mut buf)).await.unwrap().unwrap();
+    assert!(n > 0 && buf[0] == b'R', "expected an authentication request, got {:?}", &buf[..n]);
+    // The one slot is still free for a client that logs in.
+    let ann = server.connect_as("ann", "password='reader pw'").await.expect("the slot must not be held by the stalled client");
+    timeout(STEP, ann.simple_query("SELECT 1")).await.unwrap().unwrap();
+    // The limit still holds for authenticated sessions; a wrong password is
+    // still 28P01, not 53300.
+    let err = server.connect_as("root", "password='admin pw'").await.err().expect("a second session must be refused");
+    assert_eq!(sqlstate(&err), "53300", "{err}");
+    let err = server.connect_as("root", "password=wrong").await.err().expect("wrong password");
+    assert_eq!(sqlstate(&err), "28P01", "{err}");
+    drop(stalled);
+    timeout(STEP, ann.simple_query("SELECT 2")).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_users_without_explicit_trust_is_refused() {
+    let err = Server::bind(windows_context(), ServeConfig { listen: "127.0.0.1:0".parse().unwrap(), ..ServeConfig::default() })
+        .await
+        .err()
+        .expect("a server without users must not start in trust mode unless asked to");
+    assert!(err.to_string().contains("trust"), "{err}");
+
+    // `omicsdb serve` without users and without --trust exits with an error
+    // that says what to do.
+    use crate::support::omicsdb_bin;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(omicsdb_bin())
+        .arg("--db")
+        .arg(dir.path().join("db"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut guard = ChildGuard(child);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = guard.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "omicsdb serve started without users and without --trust");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(guard.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("--trust") && stderr.contains("omicsdb user add"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sql_cli_reads_files_only_under_allowed_directories() {
+    use crate::support::omicsdb_bin;
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    let inside_bed = bed_file(&work);
+    let outside_bed = bed_file(&outside);
+    let db = dir.path().join("db");
+    let sql = |query: &str| {
+        Command::new(omicsdb_bin()).current_dir(&work).arg("--db").arg(&db).args(["sql", query]).output().unwrap()
+    };
+    // The current directory is allowed by default.
+    let out = sql(&format!("SELECT count(*) AS n FROM read_bed('{inside_bed}')"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("| 2 |"), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = sql("SELECT count(*) AS n FROM read_bed('peaks.bed')");
+    assert!(out.status.success(), "a relative path under the current directory: {}", String::from_utf8_lossy(&out.stderr));
+    // Elsewhere, also through `..` and symlinks, is refused, naming the path.
+    std::os::unix::fs::symlink(&outside_bed, work.join("link.bed")).unwrap();
+    for (query, path) in [
+        (format!("SELECT * FROM read_bed('{outside_bed}')"), outside_bed.clone()),
+        ("SELECT * FROM read_bed('../outside/peaks.bed')".to_owned(), "../outside/peaks.bed".to_owned()),
+        ("SELECT * FROM read_bed('link.bed')".to_owned(), "link.bed".to_owned()),
+        ("SELECT * FROM read_fasta('/etc/hostname')".to_owned(), "/etc/hostname".to_owned()),
+        (format!("SELECT * FROM closest('{inside_bed}', '{outside_bed}')"), outside_bed.clone()),
+    ] {
+        let out = sql(&query);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{query} read a file outside the allowed directories");
+        assert!(stderr.contains("permission denied") && stderr.contains(&path), "{query}: {stderr}");
+        assert!(stderr.contains(work.canonicalize().unwrap().to_str().unwrap()), "the error lists the allowed directories: {stderr}");
+    }
 }

@@ -311,4 +311,47 @@ mod tests {
             assert!(got.starts_with(what), "{sql}: {got}");
         }
     }
+
+    #[test]
+    fn readers_may_set_only_session_variables_in_any_spelling() {
+        for (sql, what) in [
+            // Quoting keeps the text but not the meaning: DataFusion joins the
+            // identifier values and lower-cases them.
+            ("SET \"datafusion.runtime.memory_limit\" = '1K'", "SET datafusion.runtime.memory_limit"),
+            ("SET \"datafusion\".runtime.memory_limit = '1K'", "SET datafusion.runtime.memory_limit"),
+            ("SET \"DATAFUSION.EXECUTION.BATCH_SIZE\" = 1", "SET datafusion.execution.batch_size"),
+            ("SET DataFusion.Execution.Batch_Size = 1", "SET datafusion.execution.batch_size"),
+            ("SET SESSION \"datafusion.execution.batch_size\" TO 1", "SET datafusion.execution.batch_size"),
+            ("SET LOCAL datafusion.execution.batch_size TO 1", "SET datafusion.execution.batch_size"),
+            ("SET work_mem = '1GB'", "SET work_mem"),
+            ("SET \"time\".zone = 'UTC'", "SET time.zone"),
+            ("SET GLOBAL statement_timeout = 0", "SET GLOBAL"),
+            ("SET (a, statement_timeout) = (1, 2)", "SET a"),
+            ("SET application_name = 'x', datafusion.execution.batch_size = 1", "SET datafusion.execution.batch_size"),
+        ] {
+            let got = refused(sql).unwrap_or_else(|| panic!("{sql} must be refused to readers"));
+            assert!(got.starts_with(what), "{sql}: {got}");
+        }
+        for sql in [
+            "SET application_name = 'notebook'",
+            "SET \"application_name\" TO 'x'",
+            "SET Application_Name = 'x'",
+            "SET SESSION search_path TO public",
+            "SET extra_float_digits = 3",
+            "SET DateStyle = 'ISO, MDY'",
+            "SET IntervalStyle = 'postgres'",
+            "SET bytea_output = 'hex'",
+            "SET client_encoding = 'UTF8'",
+            "SET NAMES 'UTF8'",
+            "SET TIME ZONE 'UTC'",
+            "SET timezone = 'UTC'",
+            "SET statement_timeout = '5s'",
+            "SET \"Statement_Timeout\" = 1000",
+            "SET client_min_messages = warning",
+            "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED",
+            "SET TRANSACTION READ ONLY",
+        ] {
+            assert_eq!(refused(sql), None, "{sql}");
+        }
+    }
 }
