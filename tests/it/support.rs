@@ -8,8 +8,13 @@ pub fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../data")
 }
 
-/// The `omicsdb` binary built alongside this test binary.
+/// The `omicsdb` binary: `$OMICSDB_BIN` when set (e.g. a copy taken right
+/// after building, when several checkouts share one target directory and
+/// its `omicsdb`), else the one built alongside this test binary.
 pub fn omicsdb_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("OMICSDB_BIN") {
+        return PathBuf::from(bin);
+    }
     let exe = std::env::current_exe().expect("test binary path");
     // target/debug/deps/it-HASH -> target/debug/omicsdb
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
