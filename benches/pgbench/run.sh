@@ -88,7 +88,7 @@ log "ingesting data/genome/20.fa.gz"
 # The rows for PostgreSQL, exported before the server takes the database's lock.
 COLS='chrom, start, "end", region, seq, gc, n_frac, softmask_frac'
 "$OMICSDB_BIN" --db "$WORK/omics.db" sql --format csv "SELECT $COLS FROM windows ORDER BY chrom, start" >"$WORK/windows.csv"
-"$OMICSDB_BIN" --db "$WORK/omics.db" serve --listen "$HOST:$OMICSDB_PORT" >"$WORK/omicsdb-serve.log" 2>&1 &
+"$OMICSDB_BIN" --db "$WORK/omics.db" serve --trust --listen "$HOST:$OMICSDB_PORT" >"$WORK/omicsdb-serve.log" 2>&1 &
 OMICSDB_PID=$!
 wait_ready omicsdb "$OMICSDB_PORT" omics omics
 O_CONN=(-h "$HOST" -p "$OMICSDB_PORT" -U omics -d omics)

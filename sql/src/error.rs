@@ -24,6 +24,17 @@ pub enum SqlError {
         /// What is wrong with it, naming the field.
         message: String,
     },
+    /// A table function was asked for a file outside the directories it may
+    /// read (see [`crate::table_functions::access::FileAccess`]).
+    #[error("{function}: permission denied: '{path}' is not under a directory file functions may read; {allowed}")]
+    AccessDenied {
+        /// The function name, e.g. `read_bed`.
+        function: &'static str,
+        /// The path as given in the query.
+        path: String,
+        /// The directories that are allowed.
+        allowed: crate::table_functions::access::AllowedDirs,
+    },
     /// A table function was called with bad arguments.
     #[error("{function}: {message}")]
     Argument {

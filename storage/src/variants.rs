@@ -90,8 +90,14 @@ pub fn ingest_variants(store: &Store, opts: &VariantIngest) -> Result<VariantRep
         if f.len() < 8 {
             return Err(err(path, no, format!("expected at least 8 tab-separated VCF columns, found {}", f.len())));
         }
-        let pos: u64 = match f[1].parse() {
-            Ok(p) if p > 0 => p,
+        let pos: u64 = match f[1].parse::<u64>() {
+            Ok(p) if p > 0 && p <= i64::MAX as u64 => p,
+            Ok(p) if p > 0 => {
+                return Err(err(path, no, format!("POS '{}' is too large (at most {}, the table's Int64)", f[1], i64::MAX)));
+            }
+            Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => {
+                return Err(err(path, no, format!("POS '{}' is too large (at most {}, the table's Int64)", f[1], i64::MAX)));
+            }
             _ => return Err(err(path, no, format!("POS '{}' is not a positive integer", f[1]))),
         };
         let Some(c) = resolver.resolve(f[0]) else {
@@ -102,7 +108,9 @@ pub fn ingest_variants(store: &Store, opts: &VariantIngest) -> Result<VariantRep
             continue;
         };
         let reference = f[3];
-        let end = pos - 1 + reference.len() as u64;
+        // `pos <= i64::MAX`, so this only overflows for a REF longer than
+        // any file; an overflow is past every chromosome's end anyway.
+        let end = (pos - 1).checked_add(reference.len() as u64).unwrap_or(u64::MAX);
         if end > resolver.length(c) {
             if opts.strict {
                 return Err(err(path, no, format!("{}:{pos} is past the end of {} (--strict)", f[0], resolver.name(c))));
@@ -185,3 +193,60 @@ impl VariantReport {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::GenomeIngest;
+    use crate::test_util::{TempDir, write_file};
+
+    const HEADER: &str = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n";
+
+    /// A store with assembly `toy` (chr1 = ACGTACGTAC) and `vcf` written
+    /// beside it; the ingest result.
+    fn ingest(tag: &str, vcf: &str, strict: bool) -> Result<VariantReport> {
+        let dir = TempDir::new(tag);
+        let fasta = write_file(&dir, "toy.fa", b">chr1\nACGTACGTAC\n");
+        let store = Store::open(dir.join("db")).expect("open");
+        store
+            .ingest_genome(&GenomeIngest { assembly: "toy".into(), path: fasta, width: 4, stride: 4, window_set: None, replace: false })
+            .expect("genome");
+        let path = write_file(&dir, "calls.vcf", format!("{HEADER}{vcf}").as_bytes());
+        ingest_variants(&store, &VariantIngest { assembly: "toy".into(), path, strict, replace: false })
+    }
+
+    #[test]
+    fn reads_positions_and_checks_ref() {
+        let r = ingest("vcf-ok", "chr1\t2\trs1\tC\tT\t50\tPASS\t.\nchr1\t9\t.\tAC\tA\t.\t.\t.\n", true).unwrap();
+        assert_eq!((r.table.rows, r.checked, r.mismatches), (2, 2, 0));
+    }
+
+    /// POS beyond what the table's Int64 `pos` holds, with REFs long enough
+    /// that `POS - 1 + len(REF)` passes u64::MAX, is an error at the line,
+    /// in both modes (it used to overflow).
+    #[test]
+    fn huge_pos_is_an_error_naming_file_and_line() {
+        for pos in ["18446744073709551615", "9223372036854775808", "99999999999999999999"] {
+            for reference in ["A", "AC", "ACGT"] {
+                for strict in [false, true] {
+                    let vcf = format!("chr1\t2\t.\tC\tT\t.\tPASS\t.\nchr1\t{pos}\t.\t{reference}\tA\t.\tPASS\t.\n");
+                    let e = ingest("vcf-huge", &vcf, strict).unwrap_err().to_string();
+                    assert!(e.contains("calls.vcf, line 4") && e.contains(&format!("POS '{pos}'")) && e.contains("too large"), "{pos} {reference}: {e}");
+                }
+            }
+        }
+        // The largest Int64 position is past the end of chr1: skipped, or an error with --strict.
+        let vcf = "chr1\t9223372036854775807\t.\tACGT\tA\t.\tPASS\t.\n";
+        assert_eq!(ingest("vcf-max", vcf, false).unwrap().skipped.past_end, 1);
+        let e = ingest("vcf-max", vcf, true).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("past the end of chr1"), "{e}");
+    }
+
+    #[test]
+    fn bad_pos_is_an_error() {
+        for pos in ["0", "-1", "1.5", "x", ""] {
+            let e = ingest("vcf-bad", &format!("chr1\t{pos}\t.\tA\tC\t.\t.\t.\n"), false).unwrap_err().to_string();
+            assert!(e.contains("line 3") && e.contains(&format!("POS '{pos}' is not a positive integer")), "{pos}: {e}");
+        }
+    }
+}

@@ -50,6 +50,11 @@ pub fn genomic_context() -> SessionContext {
     let ctx = SessionContext::new_with_state(state);
     register_functions(&ctx, Some(Arc::new(toy_genome())));
     register_table_functions(&ctx);
+    // The file table functions read only under allowed directories: the
+    // bundled data and the temporary files the tests write.
+    omicsdb_sql::table_functions::access::FileAccess::under([data_dir(), std::env::temp_dir()])
+        .expect("the data and temporary directories exist")
+        .install(&ctx);
     ctx
 }
 

@@ -59,6 +59,9 @@ fn main() -> Result<()> {
         println!("ingest: {:.1} s", t.elapsed().as_secs_f64());
     }
     let db = omicsdb::Database::open(&dbdir)?;
+    // The overlap joins below read BED files with read_bed.
+    omicsdb_sql::table_functions::access::FileAccess::under([work.as_path(), root.join("data").as_path()])?
+        .install(db.context());
     let ws = db.store().window_set("windows")?;
     println!("window set: {} windows", ws.rows());
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;

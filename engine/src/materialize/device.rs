@@ -1,24 +1,26 @@
-//! Where the model functions run during a materialization: the database's
-//! CPU registry, or a CUDA device (builds with the `cuda` feature) with larger
-//! batches to keep the GPU busy.
+//! Where the model functions run during a materialization.
+//!
+//! Today that is the CPU in every build: the SQL model functions run on
+//! candle's CPU backend, and no crate enables candle's CUDA backend. The
+//! CUDA HyenaDNA forward pass (`omicsdb_model::cuda`, feature
+//! `omicsdb-model/cuda`) is a separate kernel route that the model functions
+//! do not use yet (see `docs/cuda.md`), so `--device cuda` is refused with
+//! that explanation rather than failing deep inside candle.
 
 use std::sync::Arc;
 
-use candle_core::{DType, Device};
-use omicsdb_udf::{ModelRegistry, register_model_functions};
+use omicsdb_udf::ModelRegistry;
 
 use super::error::{MaterializeError, Result};
 use crate::Database;
-
-/// Token budget per model call on CUDA unless given: large batches keep the GPU busy.
-pub const CUDA_BATCH_TOKENS: usize = 256 * 1024;
 
 /// A device for the model functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceChoice {
     /// The CPU (the database's own registry).
     Cpu,
-    /// CUDA device `ordinal`.
+    /// CUDA device `ordinal`: refused in every build for now (see the module
+    /// docs).
     Cuda(usize),
 }
 
@@ -28,14 +30,15 @@ pub fn prepare(db: &Database, device: DeviceChoice, batch_tokens: Option<usize>)
     let registry = match device {
         DeviceChoice::Cpu => Arc::clone(db.models()),
         DeviceChoice::Cuda(ordinal) => {
-            let dev = Device::new_cuda(ordinal).map_err(|e| MaterializeError::Argument {
+            return Err(MaterializeError::Argument {
                 option: "--device",
-                message: format!("cannot use CUDA device {ordinal}: {e} (CUDA needs a build with `--features cuda` and a GPU)"),
-            })?;
-            let registry = Arc::new(ModelRegistry::with_device(Arc::clone(db.store()), dev, DType::F32).map_err(crate::Error::from)?);
-            register_model_functions(db.context(), Arc::clone(&registry));
-            registry.set_batch_tokens(CUDA_BATCH_TOKENS);
-            registry
+                message: format!(
+                    "cannot use CUDA device {ordinal}: the model functions run on the CPU only in every build \
+                     of omicsdb so far (no crate enables candle's CUDA backend; the CUDA HyenaDNA forward pass, \
+                     omicsdb_model::cuda, is not used by SQL functions or materialization yet); see docs/cuda.md. \
+                     Use --device cpu"
+                ),
+            });
         }
     };
     if let Some(tokens) = batch_tokens {
@@ -45,4 +48,27 @@ pub fn prepare(db: &Database, device: DeviceChoice, batch_tokens: Option<usize>)
         registry.set_batch_tokens(tokens);
     }
     Ok(registry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No crate enables candle's CUDA backend, so `--device cuda` cannot
+    /// work in any build; the error says so and where to read more.
+    #[test]
+    fn cuda_is_refused_with_what_is_true() {
+        let dir = std::env::temp_dir().join(format!("omicsdb-device-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let db = Database::open(&dir).unwrap();
+        let msg = prepare(&db, DeviceChoice::Cuda(0), None).unwrap_err().to_string();
+        assert!(msg.starts_with("--device: "), "{msg}");
+        for part in ["run on the CPU only", "omicsdb_model::cuda", "docs/cuda.md"] {
+            assert!(msg.contains(part), "{part}: {msg}");
+        }
+        assert!(!msg.contains("--features cuda`"), "no build makes it work: {msg}");
+        prepare(&db, DeviceChoice::Cpu, None).unwrap();
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -22,7 +22,8 @@ pub const EXIT_LOCKED: u8 = 75;
 pub enum DeviceArg {
     /// CPU.
     Cpu,
-    /// The first CUDA GPU (needs a `--features cuda` build).
+    /// The first CUDA GPU: refused in every build for now (the model functions
+    /// run on the CPU only; see docs/cuda.md).
     Cuda,
 }
 
@@ -60,7 +61,7 @@ pub struct MaterializeArgs {
     /// Device for the model.
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: DeviceArg,
-    /// Tokens per model call (default: 16,384 on CPU, 262,144 on CUDA).
+    /// Tokens per model call (default: 16,384).
     #[arg(long)]
     pub batch_tokens: Option<usize>,
     /// Windows per SQL query (bounds memory per chunk).

@@ -1,4 +1,7 @@
 //! `omicsdb sql`: one query, or an interactive prompt with history and multi-line input.
+//!
+//! The file table functions (`read_bed`, `read_fasta`, `closest`) read only
+//! under the current directory, the database directory and `--allow-dir`s.
 
 use std::fs::File;
 use std::io::Write;
@@ -9,6 +12,7 @@ use clap::{Args, ValueEnum};
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 use omicsdb::Database;
+use omicsdb_sql::table_functions::access::FileAccess;
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -34,10 +38,18 @@ pub struct SqlArgs {
     /// Write the result to this file instead of standard output.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// Another directory under which read_bed, read_fasta and closest may read
+    /// files (repeatable); the current directory and the database's are always
+    /// allowed.
+    #[arg(long = "allow-dir", value_name = "DIR")]
+    pub allow_dirs: Vec<PathBuf>,
 }
 
 /// Runs `omicsdb sql`.
 pub fn run(db: &Database, args: SqlArgs) -> Result<()> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let dirs = [cwd, db.store().root().to_path_buf()].into_iter().chain(args.allow_dirs.iter().cloned());
+    FileAccess::under(dirs)?.install(db.context());
     let rt = super::runtime()?;
     match &args.query {
         Some(q) => rt.block_on(run_query(db, q, args.format, args.output.as_ref())),

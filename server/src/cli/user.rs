@@ -95,8 +95,8 @@ pub fn run(db: &Database, cmd: UserCommand) -> Result<()> {
             let list = users::list_users(store)?;
             if list.is_empty() {
                 println!(
-                    "no users: `omicsdb serve` uses trust authentication, loopback only \
-                     (add one with `omicsdb user add NAME --role reader|admin`)"
+                    "no users: `omicsdb serve` starts only with --trust (no password, every loopback \
+                     client admin); add one with `omicsdb user add NAME --role reader|admin`"
                 );
             }
             let width = list.iter().map(|u| u.name.len()).max().unwrap_or(0).max(4);

@@ -13,13 +13,19 @@
 //! closes; unknown users run the same exchange against a salt derived from
 //! the name and a per-server secret (stable across attempts, as PostgreSQL
 //! does) and a key nobody knows, so a client cannot tell which user names
-//! exist. Trust mode (no users) is only allowed on loopback (see
+//! exist. Trust mode must be asked for (`ServeConfig::trust`, `omicsdb serve
+//! --trust`), needs no users and is only allowed on loopback (see
 //! [`ServeConfig::validate`](super::ServeConfig::validate)); trust sessions
 //! are admin.
+//!
+//! A client takes a session slot (`max_connections`) only once it has
+//! authenticated, just before AuthenticationOk; the next one over the limit
+//! gets FATAL 53300 then. A client still in the exchange holds no slot.
 
 use std::collections::HashMap;
 use std::fmt::{self, Debug};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::{Sink, SinkExt};
@@ -34,9 +40,11 @@ use pgwire::api::{ClientInfo, PgWireConnectionState, PidSecretKeyGenerator};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::startup::Authentication;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::config::ServeUser;
 use super::roles::SessionRole;
+use super::settings::{self, TimeoutPolicy};
 use super::sqlstate::codes;
 
 /// PBKDF2 rounds of new verifiers (PostgreSQL's default).
@@ -206,56 +214,72 @@ pub enum ScramState {
     Done,
 }
 
+/// What the startup handlers of all connections share.
+pub struct StartupSettings {
+    /// The users checked with SCRAM-SHA-256 (unused in trust mode).
+    pub users: Arc<UserStore>,
+    /// Trust authentication: no password, every session admin (loopback
+    /// only, checked by [`ServeConfig::validate`](super::ServeConfig::validate)).
+    pub trust: bool,
+    /// Server parameters sent after authentication.
+    pub params: Arc<DefaultServerParameterProvider>,
+    /// Shared pid/secret generator, so cancel keys are unique.
+    pub keys: Arc<dyn PidSecretKeyGenerator>,
+    /// Refuse clients that did not negotiate TLS.
+    pub require_tls: bool,
+    /// Session slots. A client takes one when it has authenticated and holds
+    /// it until it disconnects; clients still authenticating hold none (the
+    /// pending-startup allowance bounds those).
+    pub sessions: Arc<Semaphore>,
+    /// The server's maximum statement timeout (see [`super::settings`]).
+    pub max_statement_timeout: Duration,
+}
+
+impl Debug for StartupSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StartupSettings")
+            .field("users", &self.users)
+            .field("trust", &self.trust)
+            .field("require_tls", &self.require_tls)
+            .field("max_statement_timeout", &self.max_statement_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A session slot, held in the session's extensions until it disconnects.
+struct SessionSlot(#[allow(dead_code)] OwnedSemaphorePermit);
+
 /// The startup handler for one connection.
-pub enum SessionStartup {
-    /// No password (loopback only); sessions are admin.
-    Trust {
-        /// Server parameters sent after authentication.
-        params: Arc<DefaultServerParameterProvider>,
-        /// Shared pid/secret generator, so cancel keys are unique.
-        keys: Arc<dyn PidSecretKeyGenerator>,
-        /// Refuse clients that did not negotiate TLS.
-        require_tls: bool,
-    },
-    /// SCRAM-SHA-256 against the stored verifiers.
-    Scram {
-        /// The users.
-        users: Arc<UserStore>,
-        /// Server parameters sent after authentication.
-        params: Arc<DefaultServerParameterProvider>,
-        /// Shared pid/secret generator, so cancel keys are unique.
-        keys: Arc<dyn PidSecretKeyGenerator>,
-        /// Refuse clients that did not negotiate TLS.
-        require_tls: bool,
-        /// This connection's exchange.
-        state: Mutex<ScramState>,
-    },
+pub struct SessionStartup {
+    settings: Arc<StartupSettings>,
+    /// This connection's SCRAM exchange.
+    state: Mutex<ScramState>,
 }
 
 impl SessionStartup {
     /// A handler for one new connection.
-    pub fn for_connection(
-        users: &Arc<UserStore>,
-        params: &Arc<DefaultServerParameterProvider>,
-        keys: &Arc<dyn PidSecretKeyGenerator>,
-        require_tls: bool,
-    ) -> SessionStartup {
-        if users.is_empty() {
-            SessionStartup::Trust {
-                params: params.clone(),
-                keys: keys.clone(),
-                require_tls,
-            }
-        } else {
-            SessionStartup::Scram {
-                users: users.clone(),
-                params: params.clone(),
-                keys: keys.clone(),
-                require_tls,
-                state: Mutex::new(ScramState::Initial),
-            }
-        }
+    pub fn for_connection(settings: &Arc<StartupSettings>) -> SessionStartup {
+        SessionStartup { settings: settings.clone(), state: Mutex::new(ScramState::Initial) }
     }
+
+    /// Lets an authenticated client in as `role`: takes a session slot
+    /// (FATAL 53300 when none is free), records the role and starts the
+    /// session at the server's maximum statement timeout.
+    fn admit<C: ClientInfo + ?Sized>(&self, client: &mut C, role: Role) -> PgWireResult<()> {
+        let slot = self.settings.sessions.clone().try_acquire_owned().map_err(|_| too_many_clients())?;
+        client.session_extensions().insert(SessionSlot(slot));
+        client.session_extensions().insert(SessionRole(role));
+        settings::start_session(client, TimeoutPolicy::for_role(role, self.settings.max_statement_timeout));
+        Ok(())
+    }
+}
+
+fn too_many_clients() -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "FATAL".to_owned(),
+        codes::TOO_MANY_CONNECTIONS.to_owned(),
+        "sorry, too many clients already".to_owned(),
+    )))
 }
 
 fn tls_required() -> PgWireError {
@@ -278,71 +302,62 @@ impl StartupHandler for SessionStartup {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        match self {
-            SessionStartup::Trust { params, keys, require_tls } => {
-                if let PgWireFrontendMessage::Startup(ref startup) = message {
-                    if *require_tls && !client.is_secure() {
-                        return Err(tls_required());
-                    }
-                    protocol_negotiation(client, startup).await?;
-                    save_startup_parameters_to_metadata(client, startup);
-                    let (pid, key) = keys.generate(&*client);
-                    client.set_pid_and_secret_key(pid, key);
-                    client.session_extensions().insert(SessionRole(Role::Admin));
-                    finish_authentication(client, params.as_ref()).await?;
+        let settings = &self.settings;
+        match message {
+            PgWireFrontendMessage::Startup(ref startup) => {
+                if settings.require_tls && !client.is_secure() {
+                    return Err(tls_required());
                 }
+                protocol_negotiation(client, startup).await?;
+                save_startup_parameters_to_metadata(client, startup);
+                if settings.trust {
+                    self.admit(client, Role::Admin)?;
+                    let (pid, key) = settings.keys.generate(&*client);
+                    client.set_pid_and_secret_key(pid, key);
+                    return finish_authentication(client, settings.params.as_ref()).await;
+                }
+                client.set_state(PgWireConnectionState::AuthenticationInProgress);
+                client
+                    .send(PgWireBackendMessage::Authentication(Authentication::SASL(vec![SCRAM_SHA_256.to_owned()])))
+                    .await?;
                 Ok(())
             }
-            SessionStartup::Scram { users, params, keys, require_tls, state } => match message {
-                PgWireFrontendMessage::Startup(ref startup) => {
-                    if *require_tls && !client.is_secure() {
-                        return Err(tls_required());
+            PgWireFrontendMessage::PasswordMessageFamily(msg) if !settings.trust => match take_state(&self.state) {
+                ScramState::Initial => {
+                    let initial = msg.into_sasl_initial_response()?;
+                    if initial.auth_method != SCRAM_SHA_256 {
+                        return Err(PgWireError::UnsupportedSASLAuthMethod(initial.auth_method));
                     }
-                    protocol_negotiation(client, startup).await?;
-                    save_startup_parameters_to_metadata(client, startup);
-                    client.set_state(PgWireConnectionState::AuthenticationInProgress);
+                    let data = initial.data.ok_or_else(|| invalid("empty client-first-message"))?;
+                    let user = client.metadata().get("user").cloned().ok_or(PgWireError::UserNameRequired)?;
+                    let (exchange, server_first) = ScramExchange::start(&settings.users, &user, &data)?;
+                    *self.state.lock().unwrap_or_else(|p| p.into_inner()) =
+                        ScramState::ServerFirstSent(Box::new(exchange));
                     client
-                        .send(PgWireBackendMessage::Authentication(Authentication::SASL(vec![
-                            SCRAM_SHA_256.to_owned(),
-                        ])))
+                        .send(PgWireBackendMessage::Authentication(Authentication::SASLContinue(
+                            server_first.into_bytes().into(),
+                        )))
                         .await?;
                     Ok(())
                 }
-                PgWireFrontendMessage::PasswordMessageFamily(msg) => match take_state(state) {
-                    ScramState::Initial => {
-                        let initial = msg.into_sasl_initial_response()?;
-                        if initial.auth_method != SCRAM_SHA_256 {
-                            return Err(PgWireError::UnsupportedSASLAuthMethod(initial.auth_method));
-                        }
-                        let data = initial.data.ok_or_else(|| invalid("empty client-first-message"))?;
-                        let user = client.metadata().get("user").cloned().ok_or(PgWireError::UserNameRequired)?;
-                        let (exchange, server_first) = ScramExchange::start(users, &user, &data)?;
-                        *state.lock().unwrap_or_else(|p| p.into_inner()) =
-                            ScramState::ServerFirstSent(Box::new(exchange));
-                        client
-                            .send(PgWireBackendMessage::Authentication(Authentication::SASLContinue(
-                                server_first.into_bytes().into(),
-                            )))
-                            .await?;
-                        Ok(())
-                    }
-                    ScramState::ServerFirstSent(exchange) => {
-                        let response = msg.into_sasl_response()?;
-                        let (role, server_final) = exchange.finish(&response.data)?;
-                        client
-                            .send(PgWireBackendMessage::Authentication(Authentication::SASLFinal(
-                                server_final.into_bytes().into(),
-                            )))
-                            .await?;
-                        let (pid, key) = keys.generate(&*client);
-                        client.set_pid_and_secret_key(pid, key);
-                        client.session_extensions().insert(SessionRole(role));
-                        finish_authentication(client, params.as_ref()).await
-                    }
-                    ScramState::Done => Err(PgWireError::InvalidSASLState),
-                },
-                _ => Ok(()),
+                ScramState::ServerFirstSent(exchange) => {
+                    let response = msg.into_sasl_response()?;
+                    let (role, server_final) = exchange.finish(&response.data)?;
+                    // Only now, with the password checked, does the client
+                    // count against the session limit.
+                    self.admit(client, role)?;
+                    client
+                        .send(PgWireBackendMessage::Authentication(Authentication::SASLFinal(
+                            server_final.into_bytes().into(),
+                        )))
+                        .await?;
+                    let (pid, key) = settings.keys.generate(&*client);
+                    client.set_pid_and_secret_key(pid, key);
+                    finish_authentication(client, settings.params.as_ref()).await
+                }
+                ScramState::Done => Err(PgWireError::InvalidSASLState),
             },
+            _ => Ok(()),
         }
     }
 }

@@ -3,7 +3,8 @@
 //! pgwire's own cancel hook only races the handler's `do_query` future, but
 //! DataFusion does its work while the row stream is polled, after `do_query`
 //! has returned; and datafusion-postgres applies `statement_timeout` to
-//! planning only. So each session gets a [`SessionControl`] (registered by
+//! planning only. (Which timeout a statement gets, and who may change it, is
+//! [`super::settings`]'s.) So each session gets a [`SessionControl`] (registered by
 //! backend pid + secret key in a [`CancelRegistry`]), and every result stream
 //! is wrapped in [`GuardedRows`], which stops the stream with SQLSTATE 57014
 //! when a cancel arrives or the deadline passes. Dropping the inner stream
@@ -15,7 +16,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use futures::Stream;
 use pgwire::api::ClientInfo;
@@ -25,10 +25,6 @@ use pgwire::messages::data::DataRow;
 use pgwire::messages::startup::SecretKey;
 use tokio::sync::Notify;
 use tokio::time::Instant;
-
-/// Client metadata key datafusion-postgres stores `SET statement_timeout` in
-/// (milliseconds).
-const STATEMENT_TIMEOUT_KEY: &str = "statement_timeout_ms";
 
 /// Why a statement was stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,10 +92,10 @@ impl SessionControl {
 }
 
 /// The deadline for a statement starting now, from the session's
-/// `statement_timeout` (0 or unset: none).
+/// `statement_timeout` held to its policy (see [`super::settings`]): a
+/// reader's statement always has one.
 pub fn statement_deadline<C: ClientInfo + ?Sized>(client: &C) -> Option<Instant> {
-    let ms = client.metadata().get(STATEMENT_TIMEOUT_KEY)?.parse::<u64>().ok()?;
-    (ms > 0).then(|| Instant::now() + Duration::from_millis(ms))
+    super::settings::statement_timeout(client).map(|timeout| Instant::now() + timeout)
 }
 
 /// The control of the session `client` belongs to, if it was registered.
@@ -246,6 +242,8 @@ impl Stream for GuardedRows {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use futures::StreamExt;
 

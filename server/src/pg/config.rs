@@ -38,19 +38,33 @@ impl ServeUser {
 /// Default listen address: loopback only, one port above PostgreSQL's 5432.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5433);
 
+/// Default [`ServeConfig::max_statement_timeout`]: five minutes.
+pub const DEFAULT_MAX_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
 /// Settings for [`serve`](super::serve) and [`Server::bind`](super::Server::bind).
 ///
-/// `ServeConfig::default()` listens on `127.0.0.1:5433` with trust
-/// authentication, no TLS and 100 sessions.
+/// `ServeConfig::default()` listens on `127.0.0.1:5433` with no TLS, 100
+/// sessions and a 5-minute maximum statement timeout; it has no users and
+/// no trust, so it must get one or the other (`users`, or `trust: true`)
+/// before [`validate`](ServeConfig::validate) accepts it.
+///
+/// Which files `read_bed`, `read_fasta` and `closest` may read is a property
+/// of the served context, not of the server: install an
+/// [`omicsdb_sql::table_functions::access::FileAccess`] on it (`omicsdb
+/// serve --allow-dir`); without one they read nothing.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     /// Address to listen on. Anything but a loopback address must be asked
     /// for explicitly, and then requires `users` (no trust auth off loopback).
     pub listen: SocketAddr,
-    /// Users checked with SCRAM-SHA-256, with their roles. Empty means trust
-    /// authentication (every session is admin), which is only allowed on a
-    /// loopback `listen` address.
+    /// Users checked with SCRAM-SHA-256, with their roles. Empty needs
+    /// `trust`.
     pub users: Vec<ServeUser>,
+    /// Trust authentication: no password, every session admin. Only with no
+    /// `users` and on a loopback `listen` address; it must be asked for
+    /// (`omicsdb serve --trust`), since any local OS user may then read and
+    /// write the server's files through SQL.
+    pub trust: bool,
     /// PEM certificate chain and PEM private key (PKCS#8, PKCS#1 or SEC1).
     /// When set, clients may negotiate TLS (`sslmode=require`).
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -69,6 +83,10 @@ pub struct ServeConfig {
     pub max_message_bytes: usize,
     /// Time allowed from TCP accept to the end of authentication.
     pub startup_timeout: Duration,
+    /// Longest a statement may run: every session starts with this
+    /// `statement_timeout`; a reader may lower it but neither set 0 (none)
+    /// nor more; an admin may set any value, 0 included.
+    pub max_statement_timeout: Duration,
 }
 
 impl Default for ServeConfig {
@@ -76,26 +94,38 @@ impl Default for ServeConfig {
         ServeConfig {
             listen: DEFAULT_LISTEN,
             users: Vec::new(),
+            trust: false,
             tls: None,
             require_tls: false,
             max_connections: 100,
             max_pending_startups: 256,
             max_message_bytes: 16 * 1024 * 1024,
             startup_timeout: Duration::from_secs(30),
+            max_statement_timeout: DEFAULT_MAX_STATEMENT_TIMEOUT,
         }
     }
 }
 
 impl ServeConfig {
-    /// True when no password is asked for (no users configured).
+    /// True when no password is asked for (trust asked for, no users).
     pub fn is_trust(&self) -> bool {
-        self.users.is_empty()
+        self.trust && self.users.is_empty()
     }
 
-    /// Checks the settings before binding: trust auth only on loopback,
-    /// non-zero limits, TLS required only with TLS files, no empty or repeated
-    /// user names.
+    /// Checks the settings before binding: users or an explicit trust (not
+    /// both), trust auth only on loopback, non-zero limits, TLS required only
+    /// with TLS files, no empty or repeated user names.
     pub fn validate(&self) -> Result<(), ServerError> {
+        if self.users.is_empty() && !self.trust {
+            return Err(ServerError::NoUsers);
+        }
+        if self.trust && !self.users.is_empty() {
+            return Err(ServerError::InvalidConfig(format!(
+                "trust authentication was asked for, but {} users are configured: drop --trust (ServeConfig::trust) \
+                 to require their passwords",
+                self.users.len()
+            )));
+        }
         if self.is_trust() && !self.listen.ip().is_loopback() {
             return Err(ServerError::TrustOffLoopback {
                 listen: self.listen,
@@ -119,6 +149,17 @@ impl ServeConfig {
                 self.max_message_bytes
             )));
         }
+        if self.max_statement_timeout.is_zero() {
+            return Err(ServerError::InvalidConfig(
+                "max_statement_timeout must be more than 0 (the longest a statement may run)".to_owned(),
+            ));
+        }
+        if self.max_statement_timeout.as_millis() > u128::from(super::settings::MAX_TIMEOUT_MS) {
+            return Err(ServerError::InvalidConfig(format!(
+                "max_statement_timeout must be at most {}ms (PostgreSQL's largest statement_timeout)",
+                super::settings::MAX_TIMEOUT_MS
+            )));
+        }
         if self.require_tls && self.tls.is_none() {
             return Err(ServerError::InvalidConfig(
                 "require_tls is set but no TLS certificate/key was given".to_owned(),
@@ -140,19 +181,29 @@ impl ServeConfig {
 mod tests {
     use super::*;
 
+    fn trusted() -> ServeConfig {
+        ServeConfig { trust: true, ..ServeConfig::default() }
+    }
+
     #[test]
-    fn default_listens_on_loopback_5433_with_trust() {
+    fn default_listens_on_loopback_5433_and_needs_users_or_trust() {
         let cfg = ServeConfig::default();
         assert_eq!(cfg.listen.to_string(), "127.0.0.1:5433");
-        assert!(cfg.is_trust());
-        assert!(cfg.validate().is_ok());
+        assert!(!cfg.is_trust());
+        assert_eq!(cfg.max_statement_timeout, Duration::from_secs(300));
+        let err = cfg.validate().unwrap_err();
+        assert!(err.to_string().contains("--trust") && err.to_string().contains("omicsdb user add"), "{err}");
+        assert!(trusted().is_trust());
+        assert!(trusted().validate().is_ok());
+        let both = ServeConfig { users: vec![ServeUser::with_password("a", "x", Role::Admin)], ..trusted() };
+        assert!(both.validate().is_err(), "trust with users is ambiguous");
     }
 
     #[test]
     fn trust_off_loopback_is_refused() {
         let cfg = ServeConfig {
             listen: "0.0.0.0:5433".parse().unwrap(),
-            ..ServeConfig::default()
+            ..trusted()
         };
         let err = cfg.validate().unwrap_err();
         assert!(err.to_string().contains("0.0.0.0:5433"), "{err}");
@@ -171,10 +222,12 @@ mod tests {
     #[test]
     fn zero_limits_and_tls_without_files_are_refused() {
         for cfg in [
-            ServeConfig { max_connections: 0, ..ServeConfig::default() },
-            ServeConfig { max_pending_startups: 0, ..ServeConfig::default() },
-            ServeConfig { max_message_bytes: 100, ..ServeConfig::default() },
-            ServeConfig { require_tls: true, ..ServeConfig::default() },
+            ServeConfig { max_connections: 0, ..trusted() },
+            ServeConfig { max_pending_startups: 0, ..trusted() },
+            ServeConfig { max_message_bytes: 100, ..trusted() },
+            ServeConfig { require_tls: true, ..trusted() },
+            ServeConfig { max_statement_timeout: Duration::ZERO, ..trusted() },
+            ServeConfig { max_statement_timeout: Duration::from_secs(30 * 24 * 3600), ..trusted() },
             ServeConfig {
                 users: vec![
                     ServeUser::with_password("a", "x", Role::Admin),

@@ -3,11 +3,14 @@
 //!
 //! This is pgwire's `process_socket` loop rebuilt from its public pieces
 //! (`negotiate_tls`, `process_message`, `process_error`) so that the server
-//! can (a) refuse the session over the limit with FATAL 53300 after reading
-//! the startup packet, while still serving CancelRequests, which PostgreSQL
-//! never counts against the limit; (b) put [`LimitedIo`] under the decoder;
+//! can (a) bound connections still starting up (the pending-startup
+//! allowance) apart from sessions, which take their slot only once
+//! authenticated (FATAL 53300 over the limit, see `auth.rs`), while still
+//! serving CancelRequests, which PostgreSQL never counts against the limit;
+//! (b) put [`LimitedIo`] under the decoder;
 //! (c) answer undecodable input with FATAL 08P01 instead of silently
-//! dropping the socket; (d) register each session for cancellation.
+//! dropping the socket; (d) register each session for cancellation; (e)
+//! give each connection its own session (`Handlers::connection`).
 
 use std::sync::Arc;
 
@@ -33,7 +36,6 @@ type Socket = Framed<LimitedIo<MaybeTls>, PgWireMessageServerCodec<Statement>>;
 pub(crate) struct Shared {
     pub(crate) handlers: Arc<Handlers>,
     pub(crate) tls: Option<TlsAcceptor>,
-    pub(crate) sessions: Arc<Semaphore>,
     pub(crate) pending: Arc<Semaphore>,
     pub(crate) registry: Arc<CancelRegistry>,
     pub(crate) max_message_bytes: usize,
@@ -107,22 +109,14 @@ pub(crate) async fn serve_connection(tcp: TcpStream, shared: Arc<Shared>) {
         }
         _ => return,
     };
-    let _session_permit = match &first {
+    match &first {
         PgWireFrontendMessage::CancelRequest(cancel) => {
             shared.registry.cancel(cancel.pid, &cancel.secret_key);
             return;
         }
-        PgWireFrontendMessage::Startup(_) => match shared.sessions.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                farewell(
-                    &mut socket,
-                    fatal(codes::TOO_MANY_CONNECTIONS, "sorry, too many clients already".to_owned()),
-                )
-                .await;
-                return;
-            }
-        },
+        // The session slot is taken once the client has authenticated (see
+        // `auth.rs`): until then it holds only a pending-startup permit.
+        PgWireFrontendMessage::Startup(_) => {}
         _ => {
             farewell(
                 &mut socket,
@@ -131,12 +125,12 @@ pub(crate) async fn serve_connection(tcp: TcpStream, shared: Arc<Shared>) {
             .await;
             return;
         }
-    };
+    }
 
-    let handlers = &shared.handlers;
+    let handlers = shared.handlers.connection();
     let startup_handler = handlers.startup_handler();
-    let simple_handler = handlers.service.clone();
-    let extended_handler = handlers.service.clone();
+    let simple_handler = handlers.session.clone();
+    let extended_handler = handlers.session.clone();
     let copy_handler = handlers.copy_handler();
     let cancel_handler = handlers.cancel_handler();
     let error_handler = handlers.error_handler();

@@ -17,6 +17,13 @@ pub enum ServerError {
         /// The address that was asked for.
         listen: SocketAddr,
     },
+    /// No users are configured and trust authentication was not asked for.
+    #[error(
+        "no users are configured: add one with `omicsdb user add NAME --role admin|reader` to require SCRAM-SHA-256 \
+         passwords, or pass --trust (ServeConfig::trust) to let every client on the loopback address in as admin \
+         without a password"
+    )]
+    NoUsers,
     /// A setting is out of range or inconsistent.
     #[error("invalid server configuration: {0}")]
     InvalidConfig(String),

@@ -5,15 +5,20 @@
 //! datafusion-pg-catalog (pg_catalog) and arrow-pg (Arrow ↔ Postgres types),
 //! all on pgwire. This module adds what those lack for a server facing
 //! untrusted clients: its own accept and connection loop with a graceful
-//! shutdown, a session limit answered with SQLSTATE 53300, a message-size
-//! limit, SCRAM users with reader/admin roles, TLS that fails loudly, SQLSTATE mapping of engine
-//! errors, and cancel/`statement_timeout` that stop a streaming query.
-//! `docs/server.md` has the type mapping and the details.
+//! shutdown, a session limit (counted after authentication) answered with
+//! SQLSTATE 53300, a message-size limit, SCRAM users with reader/admin
+//! roles, trust mode only when asked for, a session of its own per
+//! connection (settings are never shared), TLS that fails loudly, SQLSTATE
+//! mapping of engine errors, and cancel/`statement_timeout` (with a server
+//! maximum) that stop a streaming query. `docs/server.md` has the type
+//! mapping and the details.
 //!
 //! ```no_run
 //! # async fn run(ctx: std::sync::Arc<datafusion::prelude::SessionContext>) -> Result<(), omicsdb_server::pg::ServerError> {
 //! use omicsdb_server::pg::{serve, ServeConfig};
-//! let cfg = ServeConfig::default(); // 127.0.0.1:5433, trust auth
+//! // 127.0.0.1:5433; no users, so trust must be asked for: every local
+//! // client is admin.
+//! let cfg = ServeConfig { trust: true, ..ServeConfig::default() };
 //! let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
 //! serve(ctx, cfg, async { let _ = stopped.await; }).await
 //! # }
@@ -32,6 +37,7 @@ pub mod json;
 pub mod limits;
 pub mod roles;
 pub mod session;
+pub mod settings;
 pub mod sizes;
 pub mod sqlstate;
 pub mod tls;
@@ -48,11 +54,11 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-pub use config::{DEFAULT_LISTEN, ServeConfig, ServeUser};
+pub use config::{DEFAULT_LISTEN, DEFAULT_MAX_STATEMENT_TIMEOUT, ServeConfig, ServeUser};
 pub use omicsdb_storage::users::Role;
 pub use error::ServerError;
 
-use auth::UserStore;
+use auth::{StartupSettings, UserStore};
 use cancel::CancelRegistry;
 use conn::Shared;
 use session::{Handlers, QueryService};
@@ -67,7 +73,8 @@ pub struct Server {
 
 impl Server {
     /// Validates `cfg`, installs pg_catalog into `ctx`, loads TLS files and
-    /// binds the listen socket.
+    /// binds the listen socket. Each connection gets its own session made
+    /// from `ctx`'s state (see [`QueryService::session`]).
     pub async fn bind(ctx: Arc<SessionContext>, cfg: ServeConfig) -> Result<Server, ServerError> {
         cfg.validate()?;
         catalog::install(&ctx).await?;
@@ -80,10 +87,15 @@ impl Server {
         let registry = Arc::new(CancelRegistry::default());
         let handlers = Arc::new(Handlers {
             service: Arc::new(QueryService::new(ctx)),
-            users: Arc::new(UserStore::new(&cfg.users)),
-            params: Arc::new(params),
-            keys: Arc::new(RandomPidSecretKeyGenerator::default()),
-            require_tls: cfg.require_tls,
+            startup: Arc::new(StartupSettings {
+                users: Arc::new(UserStore::new(&cfg.users)),
+                trust: cfg.is_trust(),
+                params: Arc::new(params),
+                keys: Arc::new(RandomPidSecretKeyGenerator::default()),
+                require_tls: cfg.require_tls,
+                sessions: Arc::new(Semaphore::new(cfg.max_connections)),
+                max_statement_timeout: cfg.max_statement_timeout,
+            }),
             registry: registry.clone(),
         });
         let listener = TcpListener::bind(cfg.listen)
@@ -95,7 +107,6 @@ impl Server {
         let shared = Arc::new(Shared {
             handlers,
             tls,
-            sessions: Arc::new(Semaphore::new(cfg.max_connections)),
             pending: Arc::new(Semaphore::new(cfg.max_pending_startups)),
             registry,
             max_message_bytes: cfg.max_message_bytes,

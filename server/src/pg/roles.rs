@@ -2,15 +2,17 @@
 //!
 //! A session's role is set when it authenticates (see [`super::auth`]): the
 //! user's role from the catalog with SCRAM, `admin` for trust sessions
-//! (loopback only). [`RoleHook`] runs before every other query hook, in the
-//! simple protocol for each statement and in the extended protocol at Parse
-//! (and again at Execute), and refuses what a reader may not do with
-//! SQLSTATE 42501, naming the statement and the role.
+//! (`ServeConfig::trust`, loopback only). [`RoleHook`] runs before every
+//! other query hook, in the simple protocol for each statement and in the
+//! extended protocol at Parse (and again at Execute), and refuses what a
+//! reader may not do with SQLSTATE 42501, naming the statement and the role.
 //!
 //! A reader may run: `SELECT`/`WITH`/`VALUES` queries (without `SELECT
 //! INTO`), `EXPLAIN [ANALYZE]` of such a query, `DESCRIBE`, `SHOW`, `SET` of
-//! session settings (not `datafusion.*`, which changes the engine's settings
-//! for every session, nor `SET ROLE`/`SET SESSION AUTHORIZATION`),
+//! the session variables in [`READER_SETTINGS`](super::settings::READER_SETTINGS)
+//! (compared by identifier value, case-folded: never `datafusion.*`, `SET
+//! ROLE` or `SET SESSION AUTHORIZATION`; `statement_timeout` only within the
+//! server's maximum, see [`super::settings`]),
 //! `BEGIN`/`COMMIT`/`ROLLBACK`, savepoints, and cursors
 //! (`DECLARE`/`FETCH`/`CLOSE`). Anywhere in such a statement, calls of the
 //! table functions that read files on the server ([`FILE_FUNCTIONS`]) are
@@ -24,18 +26,25 @@ use async_trait::async_trait;
 use datafusion::common::ParamValues;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
-use datafusion::sql::sqlparser::ast::{Expr, ObjectName, Select, Set, Statement, TableFactor, Visit, Visitor};
+use datafusion::sql::sqlparser::ast::{Expr, ObjectName, Select, Statement, TableFactor, Visit, Visitor};
 use datafusion_postgres::QueryHook;
 use datafusion_postgres::hooks::HookClient;
 use omicsdb_storage::users::Role;
-use pgwire::api::ClientInfo;
+use datafusion::error::DataFusionError;
+use omicsdb_sql::SqlError;
 use pgwire::api::results::Response;
+use pgwire::api::{ClientInfo, ErrorHandler};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+
+use super::settings::reader_may_set;
+use super::sqlstate::SqlStateErrorHandler;
 
 /// SQLSTATE insufficient_privilege.
 pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
 
-/// Table functions that read files on the server: admin-only.
+/// Table functions that read files on the server: admin-only (and, for
+/// every role, confined to the directories of the served context's
+/// `FileAccess` policy).
 pub const FILE_FUNCTIONS: [&str; 3] = ["read_bed", "read_fasta", "closest"];
 
 /// The role of an authenticated session, kept in its session extensions.
@@ -130,29 +139,8 @@ fn reader_statement(statement: &Statement) -> Result<(), String> {
         | Statement::Declare { .. }
         | Statement::Fetch { into: None, .. }
         | Statement::Close { .. } => Ok(()),
-        Statement::Set(set) => reader_set(set),
+        Statement::Set(set) => reader_may_set(set),
         other => Err(statement_name(other)),
-    }
-}
-
-/// Session settings are fine; `datafusion.*` settings are shared by every
-/// session of the server, and identity changes are never a reader's.
-fn reader_set(set: &Set) -> Result<(), String> {
-    let engine_setting = |name: &ObjectName| -> Result<(), String> {
-        let text = name.to_string();
-        if text.to_ascii_lowercase().starts_with("datafusion.") {
-            Err(format!("SET {text} (an engine setting shared by all sessions)"))
-        } else {
-            Ok(())
-        }
-    };
-    match set {
-        Set::SingleAssignment { variable, .. } => engine_setting(variable),
-        Set::ParenthesizedAssignments { variables, .. } => variables.iter().try_for_each(engine_setting),
-        Set::MultipleAssignments { assignments } => assignments.iter().try_for_each(|a| engine_setting(&a.name)),
-        Set::SetRole { .. } => Err("SET ROLE".to_owned()),
-        Set::SetSessionAuthorization(_) => Err("SET SESSION AUTHORIZATION".to_owned()),
-        _ => Ok(()),
     }
 }
 
@@ -234,6 +222,53 @@ impl QueryHook for RoleHook {
     }
 }
 
+/// The refusal of a file table function to read outside the directories
+/// of the session's `FileAccess` policy, if `error` is one.
+fn file_access_denied<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a SqlError> {
+    if let Some(e @ SqlError::AccessDenied { .. }) = error.downcast_ref::<SqlError>() {
+        return Some(e);
+    }
+    if let Some(df) = error.downcast_ref::<DataFusionError>() {
+        let inner: Option<&(dyn std::error::Error + 'static)> = match df {
+            DataFusionError::External(e) => Some(e.as_ref()),
+            DataFusionError::Context(_, e) | DataFusionError::Diagnostic(_, e) => Some(e.as_ref()),
+            DataFusionError::Shared(e) => Some(e.as_ref()),
+            DataFusionError::Collection(errors) => errors.first().map(|e| e as &(dyn std::error::Error + 'static)),
+            _ => None,
+        };
+        if let Some(found) = inner.and_then(file_access_denied) {
+            return Some(found);
+        }
+    }
+    error.source().and_then(file_access_denied)
+}
+
+/// Sends a file table function's `FileAccess` refusal as 42501 (it is a
+/// permission error: the file lies outside the allowed directories), and
+/// every other error as [`SqlStateErrorHandler`] classifies it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FileAccessErrorHandler;
+
+impl ErrorHandler for FileAccessErrorHandler {
+    fn on_error<C>(&self, client: &C, error: &mut PgWireError)
+    where
+        C: ClientInfo,
+    {
+        match access_denied_info(error) {
+            Some(info) => *error = PgWireError::UserError(Box::new(info)),
+            None => SqlStateErrorHandler.on_error(client, error),
+        }
+    }
+}
+
+/// The 42501 error to send for a `FileAccess` refusal; `None` for any other
+/// error.
+pub fn access_denied_info(error: &PgWireError) -> Option<ErrorInfo> {
+    let PgWireError::ApiError(inner) = error else { return None };
+    let denied = file_access_denied(inner.as_ref())?;
+    Some(ErrorInfo::new("ERROR".to_owned(), INSUFFICIENT_PRIVILEGE.to_owned(), denied.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
@@ -313,6 +348,24 @@ mod tests {
     }
 
     #[test]
+    fn file_access_refusals_are_42501_however_wrapped() {
+        use omicsdb_sql::table_functions::access::FileAccess;
+        let denied = || FileAccess::none().resolve("read_bed", "/etc/passwd").unwrap_err();
+        let wrapped: Vec<DataFusionError> = vec![
+            denied().into(),
+            DataFusionError::Context("planning".into(), Box::new(denied().into())),
+            DataFusionError::Shared(std::sync::Arc::new(denied().into())),
+        ];
+        for df in wrapped {
+            let info = access_denied_info(&PgWireError::ApiError(Box::new(df))).expect("a FileAccess refusal");
+            assert_eq!(info.code, "42501", "{}", info.message);
+            assert!(info.message.contains("/etc/passwd") && info.message.contains("--allow-dir"), "{}", info.message);
+        }
+        let other = PgWireError::ApiError(Box::new(DataFusionError::Plan("table 'x' not found".into())));
+        assert!(access_denied_info(&other).is_none());
+    }
+
+    #[test]
     fn readers_may_set_only_session_variables_in_any_spelling() {
         for (sql, what) in [
             // Quoting keeps the text but not the meaning: DataFusion joins the
@@ -326,8 +379,6 @@ mod tests {
             ("SET work_mem = '1GB'", "SET work_mem"),
             ("SET \"time\".zone = 'UTC'", "SET time.zone"),
             ("SET GLOBAL statement_timeout = 0", "SET GLOBAL"),
-            ("SET (a, statement_timeout) = (1, 2)", "SET a"),
-            ("SET application_name = 'x', datafusion.execution.batch_size = 1", "SET datafusion.execution.batch_size"),
         ] {
             let got = refused(sql).unwrap_or_else(|| panic!("{sql} must be refused to readers"));
             assert!(got.starts_with(what), "{sql}: {got}");

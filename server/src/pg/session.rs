@@ -1,7 +1,7 @@
 //! Query handling: datafusion-postgres' session service, wrapped so that
 //! cancel and `statement_timeout` reach the streaming phase.
 //!
-//! [`QueryService`] delegates parsing, planning, parameters, `SET`/`SHOW`,
+//! A [`SessionService`] delegates parsing, planning, parameters, `SET`/`SHOW`,
 //! transactions and Arrow→Postgres encoding to datafusion-postgres'
 //! `DfSessionService`, then wraps each result's row stream in
 //! [`GuardedRows`]. Rows are encoded batch by batch as DataFusion produces
@@ -10,8 +10,13 @@
 //! default collects all rows of an Execute into a `Vec` before sending any.
 //!
 //! On top of datafusion-postgres' hooks the service adds the reader/admin
-//! check (`roles.rs`, before every other hook), savepoints and the
-//! struct → `json` result rewrite (`hooks.rs`, `json.rs`).
+//! check (`roles.rs`, before every other hook), savepoints, the
+//! `statement_timeout` limits (`settings.rs`) and the struct → `json` result
+//! rewrite (`hooks.rs`, `json.rs`).
+//!
+//! Each connection gets its own [`SessionService`] over its own
+//! `SessionContext` ([`QueryService::session`]): settings are per session,
+//! never shared; the region-lookup cache ([`FastPath`]) is shared.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -23,7 +28,8 @@ use datafusion_postgres::hooks::set_show::SetShowHook;
 use datafusion_postgres::hooks::transactions::TransactionStatementHook;
 use datafusion_postgres::{DfSessionService, Parser, QueryHook};
 use futures::{Sink, SinkExt, StreamExt};
-use pgwire::api::auth::{DefaultServerParameterProvider, StartupHandler};
+use datafusion::prelude::SessionContext;
+use pgwire::api::auth::StartupHandler;
 use pgwire::api::cancel::CancelHandler;
 use pgwire::api::portal::{Format, Portal, PortalExecutionState};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
@@ -33,8 +39,7 @@ use pgwire::api::results::{
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{
-    ClientInfo, ClientPortalStore, DEFAULT_NAME, ErrorHandler, PgWireConnectionState, PgWireServerHandlers,
-    PidSecretKeyGenerator, Type,
+    ClientInfo, ClientPortalStore, DEFAULT_NAME, ErrorHandler, PgWireConnectionState, PgWireServerHandlers, Type,
 };
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
@@ -49,44 +54,59 @@ use pgwire::messages::response::{EmptyQueryResponse, TransactionStatus};
 use pgwire::messages::simplequery::Query;
 use tokio::time::Instant;
 
-use super::auth::{SessionStartup, UserStore};
+use super::auth::{SessionStartup, StartupSettings};
 use super::fastpath::FastPath;
 use super::cancel::{CancelRegistry, GuardedRows, SessionControl, control_of, statement_deadline};
 use super::hooks::{JsonResultHook, SavepointHook, is_rollback_to_savepoint};
 use super::json;
-use super::roles::RoleHook;
-use super::sqlstate::SqlStateErrorHandler;
+use super::roles::{FileAccessErrorHandler, RoleHook};
+use super::settings::StatementTimeoutHook;
 
 /// The prepared-statement type stored in each session's portal store.
 pub type Statement = <DfSessionService as ExtendedQueryHandler>::Statement;
 
-/// Simple and extended query handler for all sessions.
+/// What the query handlers of all sessions share: the served context, the
+/// hooks and the region-lookup cache. [`QueryService::session`] makes each
+/// connection's handler.
 pub struct QueryService {
-    inner: Arc<DfSessionService>,
-    parser: Arc<JsonParser>,
+    base: Arc<SessionContext>,
+    hooks: Vec<Arc<dyn QueryHook>>,
     fast: Arc<FastPath>,
 }
 
 impl QueryService {
-    /// Wraps datafusion-postgres' service for `ctx`, with its default hooks
-    /// (cursors, `SET`/`SHOW`, transactions) plus the role check and
-    /// savepoints first and the simple-protocol JSON rewrite last.
-    pub fn new(ctx: Arc<datafusion::prelude::SessionContext>) -> QueryService {
+    /// Sessions over `ctx`, with datafusion-postgres' default hooks
+    /// (cursors, `SET`/`SHOW`, transactions) plus the role check, savepoints
+    /// and `statement_timeout` first and the simple-protocol JSON rewrite
+    /// last.
+    pub fn new(ctx: Arc<SessionContext>) -> QueryService {
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
             Arc::new(RoleHook),
             Arc::new(SavepointHook),
             Arc::new(CursorStatementHook),
+            Arc::new(StatementTimeoutHook),
             Arc::new(SetShowHook),
             Arc::new(TransactionStatementHook),
             Arc::new(JsonResultHook),
         ];
         let fast = Arc::new(FastPath::new(Arc::clone(&ctx)));
-        let inner = Arc::new(DfSessionService::new_with_hooks(ctx, hooks));
+        QueryService { base: ctx, hooks, fast }
+    }
+
+    /// The handler of one new connection. Its session gets its own
+    /// `SessionContext` made from the served context's state as it is now:
+    /// catalogs, tables, functions and the runtime are the served context's
+    /// (shared `Arc`s, so tables registered later are seen), the settings
+    /// are the session's own, so `SET datafusion.*` (admins only) and `SET
+    /// timezone` change this session and no other.
+    pub fn session(&self) -> Arc<SessionService> {
+        let ctx = Arc::new(SessionContext::new_with_state(self.base.state()));
+        let inner = Arc::new(DfSessionService::new_with_hooks(ctx, self.hooks.clone()));
         let parser = Arc::new(JsonParser {
             inner: <DfSessionService as ExtendedQueryHandler>::query_parser(&inner),
-            fast: Arc::clone(&fast),
+            fast: Arc::clone(&self.fast),
         });
-        QueryService { inner, parser, fast }
+        Arc::new(SessionService { inner, parser, fast: Arc::clone(&self.fast) })
     }
 
     /// The count of statements answered as region lookups without planning
@@ -94,6 +114,14 @@ impl QueryService {
     pub fn lookups_served(&self) -> Arc<std::sync::atomic::AtomicU64> {
         self.fast.served()
     }
+}
+
+/// The simple and extended query handler of one session (see
+/// [`QueryService::session`]).
+pub struct SessionService {
+    inner: Arc<DfSessionService>,
+    parser: Arc<JsonParser>,
+    fast: Arc<FastPath>,
 }
 
 /// datafusion-postgres' parser, with the plan of every query wrapped so
@@ -212,7 +240,7 @@ fn reopen_failed_transaction<C: ClientInfo>(client: &mut C) {
 }
 
 #[async_trait]
-impl SimpleQueryHandler for QueryService {
+impl SimpleQueryHandler for SessionService {
     async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -247,7 +275,7 @@ impl SimpleQueryHandler for QueryService {
 }
 
 #[async_trait]
-impl ExtendedQueryHandler for QueryService {
+impl ExtendedQueryHandler for SessionService {
     type Statement = Statement;
     type QueryParser = JsonParser;
 
@@ -477,36 +505,47 @@ impl CancelHandler for RegistryCancelHandler {
     }
 }
 
-/// The pgwire handler set shared by all connections.
+/// What the handlers of all connections share.
 pub struct Handlers {
     pub(crate) service: Arc<QueryService>,
-    pub(crate) users: Arc<UserStore>,
-    pub(crate) params: Arc<DefaultServerParameterProvider>,
-    pub(crate) keys: Arc<dyn PidSecretKeyGenerator>,
-    pub(crate) require_tls: bool,
+    pub(crate) startup: Arc<StartupSettings>,
     pub(crate) registry: Arc<CancelRegistry>,
 }
 
-impl PgWireServerHandlers for Handlers {
+impl Handlers {
+    /// The handlers of one new connection: its own session and startup
+    /// handler.
+    pub fn connection(&self) -> ConnectionHandlers {
+        ConnectionHandlers {
+            session: self.service.session(),
+            startup: Arc::new(SessionStartup::for_connection(&self.startup)),
+            registry: self.registry.clone(),
+        }
+    }
+}
+
+/// The pgwire handler set of one connection.
+pub struct ConnectionHandlers {
+    pub(crate) session: Arc<SessionService>,
+    startup: Arc<SessionStartup>,
+    registry: Arc<CancelRegistry>,
+}
+
+impl PgWireServerHandlers for ConnectionHandlers {
     fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
-        self.service.clone()
+        self.session.clone()
     }
 
     fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
-        self.service.clone()
+        self.session.clone()
     }
 
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
-        Arc::new(SessionStartup::for_connection(
-            &self.users,
-            &self.params,
-            &self.keys,
-            self.require_tls,
-        ))
+        self.startup.clone()
     }
 
     fn error_handler(&self) -> Arc<impl ErrorHandler> {
-        Arc::new(SqlStateErrorHandler)
+        Arc::new(FileAccessErrorHandler)
     }
 
     fn cancel_handler(&self) -> Arc<impl CancelHandler> {

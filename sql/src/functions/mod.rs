@@ -23,6 +23,8 @@ use datafusion::prelude::SessionContext;
 
 mod args;
 mod ascii;
+#[cfg(test)]
+mod extremes_tests;
 pub mod gc_content;
 pub mod kmer_counts;
 pub mod kmers;

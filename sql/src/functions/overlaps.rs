@@ -159,9 +159,22 @@ impl ScalarUDFImpl for IntervalDistanceFunc {
         let n = arrays[1].len();
         let mut out = Int64Builder::with_capacity(n);
         for i in 0..n {
-            out.append_option(p.row(DISTANCE_NAME, i)?.and_then(|(ca, sa, ea, cb, sb, eb)| {
-                (ca == cb).then(|| coords::distance(sa, ea, sb, eb))
-            }));
+            let Some((ca, sa, ea, cb, sb, eb)) = p.row(DISTANCE_NAME, i)? else {
+                out.append_null();
+                continue;
+            };
+            if ca != cb {
+                out.append_null();
+                continue;
+            }
+            match coords::distance(sa, ea, sb, eb) {
+                Some(d) => out.append_value(d),
+                None => {
+                    return exec_err!(
+                        "{DISTANCE_NAME}: the distance between {ca}:[{sa}, {ea}) and {cb}:[{sb}, {eb}) does not fit in Int64"
+                    );
+                }
+            }
         }
         args::finish(Arc::new(out.finish()), scalar)
     }

@@ -94,22 +94,24 @@ pub fn parse(text: &str) -> Result<ParsedRegion<'_>, String> {
     if chrom.is_empty() || chrom.contains(char::is_whitespace) {
         return Err(format!("invalid region '{text}': missing or invalid chromosome name"));
     }
-    let (first, last) = match coords.split_once('-') {
-        Some((a, b)) => (a, Some(b)),
+    // The separator is the first '-' after the start's own digits, so that a
+    // negative start ("-5-10") is reported as negative, not as missing.
+    let split = coords.char_indices().skip(1).find(|&(_, c)| c == '-').map(|(i, _)| i);
+    let (first, last) = match split {
+        Some(i) => (&coords[..i], Some(&coords[i + 1..])),
         None => (coords, None),
     };
-    let first = number(first).ok_or_else(|| {
-        format!("invalid region '{text}': start '{first}' is not a number")
-    })?;
+    let first_text = first;
+    let first = number(first).map_err(|why| format!("invalid region '{text}': start '{first_text}' {why}"))?;
     if first == 0 {
         return Err(format!("invalid region '{text}': positions are 1-based, start 0 is not allowed"));
     }
     let end = match last {
         None => None,
         Some(b) => {
-            let last = number(b)
-                .ok_or_else(|| format!("invalid region '{text}': end '{b}' is not a number"))?;
-            if last + 1 < first {
+            let last = number(b).map_err(|why| format!("invalid region '{text}': end '{b}' {why}"))?;
+            // `first >= 1`, so `first - 1` cannot overflow (`last + 1` could).
+            if last < first - 1 {
                 return Err(format!(
                     "invalid region '{text}': end {last} is before start {first}"
                 ));
@@ -120,21 +122,29 @@ pub fn parse(text: &str) -> Result<ParsedRegion<'_>, String> {
     Ok(ParsedRegion { chrom, start: first - 1, end })
 }
 
-/// A non-negative decimal with optional thousands commas.
-fn number(s: &str) -> Option<i64> {
+/// A non-negative decimal with optional thousands commas that fits in an
+/// `i64`; otherwise why not ("is not a number", "is negative", "is too
+/// large").
+fn number(s: &str) -> Result<i64, &'static str> {
     let s = s.trim();
-    if s.is_empty() || s.starts_with(',') || s.ends_with(',') {
-        return None;
+    let (negative, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    if digits.is_empty() || digits.starts_with(',') || digits.ends_with(',') {
+        return Err("is not a number");
+    }
+    if !digits.bytes().all(|b| b.is_ascii_digit() || b == b',') {
+        return Err("is not a number");
+    }
+    if negative {
+        return Err("is negative");
     }
     let mut v: i64 = 0;
-    for b in s.bytes() {
-        match b {
-            b'0'..=b'9' => v = v.checked_mul(10)?.checked_add(i64::from(b - b'0'))?,
-            b',' => {}
-            _ => return None,
-        }
+    for b in digits.bytes().filter(u8::is_ascii_digit) {
+        v = v.checked_mul(10).and_then(|v| v.checked_add(i64::from(b - b'0'))).ok_or("is too large")?;
     }
-    Some(v)
+    Ok(v)
 }
 
 impl ScalarUDFImpl for ParseRegionFunc {
@@ -231,7 +241,7 @@ mod tests {
             ("chr1:5-x", "end 'x' is not a number"),
             (":5-10", "missing or invalid chromosome"),
             ("chr1:1,,-5", "is not a number"),
-            ("chr1:99999999999999999999-1", "is not a number"),
+            ("chr1:99999999999999999999-1", "start '99999999999999999999' is too large"),
         ] {
             let e = parse(t).unwrap_err();
             assert!(e.contains(want), "{t}: {e}");

@@ -72,8 +72,11 @@ impl ScalarUDFImpl for RegionFunc {
             if e < s {
                 return exec_err!("{NAME}: end {e} is before start {s} on {c}");
             }
+            let Some(first) = s.checked_add(1) else {
+                return exec_err!("{NAME}: start {s} does not fit a 1-based position in Int64 ({c}:{s}-{e})");
+            };
             // Writing into the builder's value buffer cannot fail.
-            let _ = write!(out, "{c}:{}-{e}", s + 1);
+            let _ = write!(out, "{c}:{first}-{e}");
             out.append_value("");
         }
         args::finish(Arc::new(out.finish()), scalar)

@@ -46,11 +46,11 @@ impl OverlapMode {
     pub fn node(self, ls: i64, le: i64) -> (i64, i64) {
         match self {
             OverlapMode::Sql { right_start_strict, .. } => {
-                (ls, if right_start_strict { le - 1 } else { le })
+                (ls, if right_start_strict { le.saturating_sub(1) } else { le })
             }
             OverlapMode::Bedtools => {
                 let (s, e) = crate::coords::bedtools_span(ls, le);
-                (s, e - 1)
+                (s, e.saturating_sub(1))
             }
         }
     }
@@ -60,11 +60,11 @@ impl OverlapMode {
     pub fn query(self, rs: i64, re: i64) -> (i64, i64) {
         match self {
             OverlapMode::Sql { left_start_strict, .. } => {
-                (rs, if left_start_strict { re - 1 } else { re })
+                (rs, if left_start_strict { re.saturating_sub(1) } else { re })
             }
             OverlapMode::Bedtools => {
                 let (s, e) = crate::coords::bedtools_span(rs, re);
-                (s, e - 1)
+                (s, e.saturating_sub(1))
             }
         }
     }

@@ -30,7 +30,8 @@ const NAME: &str = "closest";
 ///
 /// Columns: A's columns as `read_bed` names them, B's prefixed with `b_`,
 /// then `distance`. Inputs need not be sorted. Rows come in A's order; ties in
-/// B's coordinate order.
+/// B's coordinate order. Both files must lie under a directory the session's
+/// [`FileAccess`](super::access::FileAccess) allows.
 #[derive(Debug, Default)]
 pub struct ClosestFunc;
 
@@ -67,7 +68,7 @@ fn index_b(path: &str, b: &RecordBatch) -> Result<HashMap<String, ChromB>, SqlEr
         by_end.sort_unstable();
         let nodes = by_start
             .iter()
-            .map(|&(s, e, r)| Ok(Interval::new(to_i32(path, s)?, to_i32(path, e - 1)?, r)))
+            .map(|&(s, e, r)| Ok(Interval::new(to_i32(path, s)?, to_i32(path, e.saturating_sub(1))?, r)))
             .collect::<Result<Vec<_>, SqlError>>()?;
         out.insert(c.to_string(), ChromB { by_start, by_end, tree: COITree::new(&nodes) });
     }
@@ -95,7 +96,7 @@ fn pairs(
         };
         let (a0, a1) = bedtools_span(start.value(i), end.value(i));
         hits.clear();
-        let (qf, ql) = (to_i32(a_path, a0)?, to_i32(a_path, a1 - 1)?);
+        let (qf, ql) = (to_i32(a_path, a0)?, to_i32(a_path, a1.saturating_sub(1))?);
         cb.tree.query(qf, ql, |n| {
             let r = *n.metadata();
             hits.push((i64::from(n.first()), i64::from(n.last()) + 1, r));
@@ -170,8 +171,8 @@ impl TableFunctionImpl for ClosestFunc {
         }
         let a_path = source::string_arg(NAME, exprs, 0, "a_path")?;
         let b_path = source::string_arg(NAME, exprs, 1, "b_path")?;
-        let a = bed::read_bed(&a_path, source::open_text(&a_path)?, None)?;
-        let b = bed::read_bed(&b_path, source::open_text(&b_path)?, None)?;
+        let a = bed::read_bed(&a_path, source::open_allowed(args.session(), NAME, &a_path)?, None)?;
+        let b = bed::read_bed(&b_path, source::open_allowed(args.session(), NAME, &b_path)?, None)?;
         let out = closest(&a_path, &a, &b_path, &b)?;
         Ok(mem_table(NAME, out)?)
     }

@@ -1,4 +1,7 @@
 //! Table functions over local files: `read_bed`, `read_fasta`, `closest`.
+//!
+//! They read only files under the directories of the session's
+//! [`access::FileAccess`] policy; a context without one reads none.
 
 use std::sync::Arc;
 
@@ -8,6 +11,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::error::SqlError;
 
+pub mod access;
 pub mod bed;
 pub mod closest;
 pub mod read_bed;
@@ -17,7 +21,8 @@ pub mod source;
 /// Rows per record batch of the in-memory tables the functions return.
 const BATCH_ROWS: usize = 8192;
 
-/// Registers `read_bed`, `read_fasta` and `closest` in `ctx`.
+/// Registers `read_bed`, `read_fasta` and `closest` in `ctx`. They read
+/// nothing until a [`access::FileAccess`] policy is installed.
 pub fn register_table_functions(ctx: &SessionContext) {
     ctx.register_udtf("read_bed", Arc::new(read_bed::ReadBedFunc));
     ctx.register_udtf("read_fasta", Arc::new(read_fasta::ReadFastaFunc));

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl};
+use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl};
 use datafusion::common::Result;
 use datafusion::datasource::{MemTable, TableProvider};
 
@@ -21,13 +21,14 @@ const NAME: &str = "read_bed";
 /// Float64 when every score is a number, text otherwise; `.` is NULL.
 /// Columns past the format's are text `field_<n>`. `format` (`bed3`..`bed12`,
 /// `narrowPeak`, `broadPeak`) overrides detection ([`BedFormat::detect`]).
-/// The file is read when the query is planned.
+/// The file is read when the query is planned, and only if it lies under a
+/// directory the session's [`FileAccess`](super::access::FileAccess) allows.
 #[derive(Debug, Default)]
 pub struct ReadBedFunc;
 
-/// Reads `path` into a table provider (also used by `closest`).
-pub(crate) fn load(path: &str, format: Option<BedFormat>) -> Result<Arc<MemTable>, SqlError> {
-    let reader = source::open_text(path)?;
+/// Reads `path`, if `session` may, into a table provider.
+fn load(session: &dyn Session, path: &str, format: Option<BedFormat>) -> Result<Arc<MemTable>, SqlError> {
+    let reader = source::open_allowed(session, NAME, path)?;
     let batch = bed::read_bed(path, reader, format)?;
     mem_table(NAME, batch)
 }
@@ -55,6 +56,6 @@ impl TableFunctionImpl for ReadBedFunc {
             }
             _ => None,
         };
-        Ok(load(&path, format)?)
+        Ok(load(args.session(), &path, format)?)
     }
 }

@@ -21,7 +21,9 @@ const BATCH_BYTES: usize = 256 << 20;
 /// whitespace), `description` (the rest of the header, NULL if none),
 /// `length` (bases) and `seq` (as in the file, line breaks removed). Plain,
 /// gzip and bgzip files are read; the file is loaded when the query is
-/// planned, so use it for files that fit in memory.
+/// planned, so use it for files that fit in memory. Only files under a
+/// directory the session's [`FileAccess`](super::access::FileAccess) allows
+/// are read.
 #[derive(Debug, Default)]
 pub struct ReadFastaFunc;
 
@@ -130,7 +132,7 @@ impl TableFunctionImpl for ReadFastaFunc {
             .into());
         }
         let path = source::string_arg(NAME, exprs, 0, "path")?;
-        let batches = read_fasta(&path, source::open_text(&path)?)?;
+        let batches = read_fasta(&path, source::open_allowed(args.session(), NAME, &path)?)?;
         let table = datafusion::datasource::MemTable::try_new(schema(), vec![batches])?;
         Ok(Arc::new(table))
     }
