@@ -15,12 +15,13 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# Python drivers for the wire-protocol tests (psycopg 3, pandas, SQLAlchemy),
-# in a virtualenv reused across runs. tests/it/pgwire.rs looks for it at
-# $OMICSDB_VENV (default ~/.cache/omicsdb-venv) and fails, saying so, if its
-# python is missing.
+# Python drivers for the wire-protocol tests (psycopg 3, pandas, SQLAlchemy)
+# and pyBigWig (an independent reader for the bigWig exports), in a
+# virtualenv reused across runs. tests/it/pgwire.rs and tests/it/materialize.rs
+# look for it at $OMICSDB_VENV (default ~/.cache/omicsdb-venv) and fail,
+# saying so, if its python or a package is missing.
 VENV="${OMICSDB_VENV:-$HOME/.cache/omicsdb-venv}"
-PY_PACKAGES=("psycopg[binary]" pandas sqlalchemy)
+PY_PACKAGES=("psycopg[binary]" pandas sqlalchemy pyBigWig)
 if [ ! -x "$VENV/bin/python" ]; then
   PYTHON="$(command -v python3 || true)"
   if [ -z "$PYTHON" ] || ! "$PYTHON" -m venv --help >/dev/null 2>&1; then
@@ -33,7 +34,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "creating virtualenv $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c "import psycopg, pandas, sqlalchemy" 2>/dev/null; then
+if ! "$VENV/bin/python" -c "import psycopg, pandas, sqlalchemy, pyBigWig" 2>/dev/null; then
   echo "installing into $VENV: ${PY_PACKAGES[*]}"
   "$VENV/bin/python" -m pip install -q --upgrade pip
   "$VENV/bin/python" -m pip install -q "${PY_PACKAGES[@]}"

@@ -46,6 +46,14 @@ impl CatalogBatch {
     pub fn is_empty(&self) -> bool {
         self.puts.is_empty() && self.removes.is_empty()
     }
+
+    /// The data directories (`"dir"` fields) the batch's new entries reference:
+    /// the directories that must be durable before the batch is.
+    pub fn referenced_dirs(&self) -> std::collections::HashSet<String> {
+        let values: Vec<serde_json::Value> =
+            self.puts.iter().filter_map(|(_, v)| serde_json::from_slice(v).ok()).collect();
+        crate::layout::referenced_dirs(&values)
+    }
 }
 
 impl Catalog {
@@ -83,13 +91,16 @@ impl Catalog {
     }
 
     /// All raw JSON values (used to find the data directories still referenced).
+    /// An entry that is not JSON is an error naming its key: what it references
+    /// is unknown, so nothing may be removed on its account.
     pub fn all_values(&self) -> Result<Vec<serde_json::Value>> {
         let mut out = Vec::new();
         for item in self.db.iter() {
-            let (_, v) = item?;
-            if let Ok(value) = serde_json::from_slice(&v) {
-                out.push(value);
-            }
+            let (k, v) = item?;
+            let value = serde_json::from_slice(&v).map_err(|e| {
+                StorageError::Catalog(format!("entry {} is unreadable: {e}", String::from_utf8_lossy(&k)))
+            })?;
+            out.push(value);
         }
         Ok(out)
     }
@@ -103,7 +114,17 @@ impl Catalog {
             .map_err(|e| StorageError::Catalog(format!("cannot open tree {name}: {e}")))
     }
 
+    /// Stores raw bytes under `key`, bypassing JSON encoding (tests of damaged catalogs).
+    #[doc(hidden)]
+    pub fn put_raw(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        self.db.insert(key.as_bytes(), bytes)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
     /// Applies `batch` atomically and flushes it to disk before returning.
+    /// The caller makes the data it references durable first
+    /// ([`crate::Store::commit`] does).
     pub fn commit(&self, batch: CatalogBatch) -> Result<()> {
         let mut b = sled::Batch::default();
         for key in batch.removes {

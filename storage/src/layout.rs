@@ -50,27 +50,90 @@ pub fn referenced_dirs(values: &[serde_json::Value]) -> HashSet<String> {
     out
 }
 
+/// What a clean-up of unreferenced data directories did.
+#[derive(Debug, Default)]
+pub struct Cleanup {
+    /// Directories removed.
+    pub removed: usize,
+    /// Entries that could not be removed, each with the reason (the caller
+    /// reports them as warnings: the catalog is already consistent).
+    pub failures: Vec<String>,
+}
+
 /// Removes data directories under `root/data/*/` that are not in `keep`.
-/// Returns how many were removed.
-pub fn remove_unreferenced(root: &Path, keep: &HashSet<String>) -> Result<usize> {
+/// Entries that are not directories are not ours and are left in place;
+/// every entry that could not be removed is listed in [`Cleanup::failures`].
+pub fn remove_unreferenced(root: &Path, keep: &HashSet<String>) -> Cleanup {
     let data = data_root(root);
-    let mut removed = 0;
-    let Ok(kinds) = std::fs::read_dir(&data) else { return Ok(0) };
+    let mut out = Cleanup::default();
+    let Ok(kinds) = std::fs::read_dir(&data) else { return out };
     for kind in kinds.flatten() {
-        let Ok(entries) = std::fs::read_dir(kind.path()) else { continue };
+        if !kind.path().is_dir() {
+            continue;
+        }
+        let entries = match std::fs::read_dir(kind.path()) {
+            Ok(e) => e,
+            Err(e) => {
+                out.failures.push(format!("cannot list {}: {e}", kind.path().display()));
+                continue;
+            }
+        };
         for entry in entries.flatten() {
             let rel = format!(
                 "data/{}/{}",
                 kind.file_name().to_string_lossy(),
                 entry.file_name().to_string_lossy()
             );
-            if !keep.contains(&rel) {
-                std::fs::remove_dir_all(entry.path()).map_err(|e| StorageError::io(entry.path(), e))?;
-                removed += 1;
+            if keep.contains(&rel) {
+                continue;
+            }
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                out.failures.push(format!("{} is not a data directory omicsdb wrote; left in place", entry.path().display()));
+                continue;
+            }
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => out.removed += 1,
+                Err(e) => out.failures.push(format!("cannot remove unreferenced {}: {e}", entry.path().display())),
             }
         }
     }
-    Ok(removed)
+    out
+}
+
+/// Makes the data directory `rel` (relative to `root`) durable: syncs every
+/// directory inside it (the names of the files written there), the directory
+/// itself, and its parents up to `root`, so that after a power loss the
+/// catalog never names a directory or file the file system forgot. The files
+/// themselves are synced by their writers.
+pub fn sync_data_dir(root: &Path, rel: &str) -> Result<()> {
+    let abs = root.join(rel);
+    if !abs.is_dir() {
+        return Err(StorageError::io(&abs, std::io::Error::new(std::io::ErrorKind::NotFound, "the data directory a catalog entry names does not exist")));
+    }
+    fn sync_tree(dir: &Path) -> Result<()> {
+        for entry in std::fs::read_dir(dir).map_err(|e| StorageError::io(dir, e))? {
+            let entry = entry.map_err(|e| StorageError::io(dir, e))?;
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                sync_tree(&entry.path())?;
+            }
+        }
+        sync_dir(dir)
+    }
+    sync_tree(&abs)?;
+    let mut parent = abs.parent();
+    while let Some(p) = parent {
+        sync_dir(p)?;
+        if p == root {
+            break;
+        }
+        parent = p.parent();
+    }
+    Ok(())
+}
+
+/// fsyncs one directory (its entries: names of files created, renamed or removed in it).
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StorageError::io(dir, e))
 }
 
 /// Seconds since the Unix epoch, for `created_at` fields.

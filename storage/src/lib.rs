@@ -50,6 +50,8 @@ pub use seqstore::{Genome, WindowStats};
 pub use store::{DEFAULT_WINDOW_SET, GenomeIngest, GenomeReport, Store};
 
 #[cfg(test)]
+mod durability_tests;
+#[cfg(test)]
 mod store_tests;
 #[cfg(test)]
 mod test_util;

@@ -31,7 +31,12 @@ pub struct Store {
     genomes: Mutex<HashMap<String, Arc<Genome>>>,
     /// Serialises commands that change the catalog within this process.
     write: Mutex<()>,
+    /// Problems that did not fail a command (see [`Store::take_warnings`]).
+    warnings: Mutex<Vec<String>>,
 }
+
+/// Warnings kept at most (older ones are dropped) until taken.
+const MAX_WARNINGS: usize = 100;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -84,8 +89,15 @@ impl Store {
             return Err(StorageError::Locked { path: root });
         }
         let catalog = Catalog::open(&root.join("catalog"))?;
-        let store = Self { root, catalog, _lock: lock, genomes: Mutex::new(HashMap::new()), write: Mutex::new(()) };
-        store.remove_unreferenced()?;
+        let store = Self {
+            root,
+            catalog,
+            _lock: lock,
+            genomes: Mutex::new(HashMap::new()),
+            write: Mutex::new(()),
+            warnings: Mutex::new(Vec::new()),
+        };
+        store.remove_unreferenced();
         Ok(store)
     }
 
@@ -117,16 +129,56 @@ impl Store {
         Ok((abs, rel))
     }
 
-    /// Commits `batch`, then removes data directories no entry references.
+    /// Commits `batch`: first makes every data directory its entries name
+    /// durable (fsync of the directories, up to the database root), then
+    /// applies and flushes the batch, then removes data directories no entry
+    /// references. A clean-up failure does not fail the commit (the catalog
+    /// is already consistent); it becomes a warning ([`Store::take_warnings`]).
     pub fn commit(&self, batch: CatalogBatch) -> Result<()> {
+        let mut dirs: Vec<String> = batch.referenced_dirs().into_iter().collect();
+        dirs.sort();
+        for rel in &dirs {
+            layout::sync_data_dir(&self.root, rel)?;
+        }
         self.catalog.commit(batch)?;
-        self.remove_unreferenced()?;
+        self.remove_unreferenced();
         Ok(())
     }
 
-    fn remove_unreferenced(&self) -> Result<usize> {
-        let keep = layout::referenced_dirs(&self.catalog.all_values()?);
-        layout::remove_unreferenced(&self.root, &keep)
+    /// Removes unreferenced data directories; problems become warnings. When
+    /// an entry of the catalog is unreadable nothing is removed, since the
+    /// directories it references are unknown.
+    fn remove_unreferenced(&self) -> usize {
+        let values = match self.catalog.all_values() {
+            Ok(v) => v,
+            Err(e) => {
+                self.warn(format!("{e}; no data directory was removed (repair or remove the entry)"));
+                return 0;
+            }
+        };
+        let keep = layout::referenced_dirs(&values);
+        let cleanup = layout::remove_unreferenced(&self.root, &keep);
+        for f in cleanup.failures {
+            self.warn(format!("clean-up: {f}"));
+        }
+        cleanup.removed
+    }
+
+    /// Records a warning for [`Store::take_warnings`].
+    pub fn warn(&self, message: String) {
+        let mut w = self.warnings.lock().unwrap_or_else(|p| p.into_inner());
+        if w.len() >= MAX_WARNINGS {
+            w.remove(0);
+        }
+        w.push(message);
+    }
+
+    /// Takes the warnings recorded since the last call: problems that did not
+    /// fail a command, such as a data directory clean-up that failed after a
+    /// successful commit, or an unreadable catalog entry found at open. The
+    /// CLI prints them as `warning: ...` on stderr.
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// All assemblies, by name.

@@ -3,8 +3,10 @@
 //! the micro HyenaDNA fixture (random weights) materialized through
 //! `hyena_loglik` and `hyena_embed`. A run killed with SIGKILL at several
 //! moments resumes to a table with every window exactly once; a re-run has
-//! nothing to do; bigWig exports read back (pyBigWig when installed, else
-//! bigtools) equal the Parquet values; a second concurrent run is refused.
+//! nothing to do; bigWig exports read back by pyBigWig equal the Parquet
+//! values; a second concurrent run is refused. Re-running a version with other
+//! functions, or a killed run of a new version, never hides or removes the
+//! complete materialization.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -19,7 +21,7 @@ use omicsdb::{Database, GenomeIngest};
 use omicsdb_storage::models;
 use omicsdb_storage::tracks::{TrackIngest, ingest_track};
 
-use crate::support::{data_dir, omicsdb, omicsdb_bin, omicsdb_ok, rt};
+use crate::support::{data_dir, omicsdb, omicsdb_bin, omicsdb_ok, rt, venv_python};
 
 const CHROMS: usize = 6;
 const CHROM_BP: usize = 8000;
@@ -84,6 +86,16 @@ fn partition_files(db: &Path) -> (usize, usize) {
     (done, tmp)
 }
 
+/// Committed partition files outside `old` (the files of a new run).
+fn new_partition_files(db: &Path, old: &Path) -> usize {
+    let Ok(dirs) = std::fs::read_dir(db.join("data/materialization")) else { return 0 };
+    dirs.flatten()
+        .filter(|d| d.path() != old)
+        .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten())
+        .filter(|f| f.file_name().to_string_lossy().ends_with(".parquet"))
+        .count()
+}
+
 /// Kills `child` with SIGKILL once `ready` holds (or after `limit`); true if it was still running.
 fn kill_when(mut child: Child, limit: Duration, ready: impl Fn() -> bool) -> bool {
     let t0 = Instant::now();
@@ -102,6 +114,12 @@ fn kill_when(mut child: Child, limit: Duration, ready: impl Fn() -> bool) -> boo
 fn stored(db: &Path) -> Vec<MaterializationMeta> {
     let db = Database::open(db).unwrap();
     materialize::meta::list(db.store()).unwrap()
+}
+
+/// Materializations being built (staged, invisible to SQL).
+fn staged(db: &Path) -> Vec<MaterializationMeta> {
+    let db = Database::open(db).unwrap();
+    materialize::meta::list_staged(db.store()).unwrap()
 }
 
 fn query(db: &Database, sql: &str) -> Vec<RecordBatch> {
@@ -135,20 +153,26 @@ fn a_killed_run_resumes_to_every_window_exactly_once() {
     let total = CHROMS;
     // Early: while loading the model or computing the first partition.
     let early = kill_when(spawn(&db, &RUN), Duration::from_millis(150), || false);
+    assert!(early, "the early kill must hit a running process");
+    assert!(stored(&db).is_empty(), "a killed first run publishes nothing");
+    let after_early = staged(&db).first().map_or(0, |m| m.partitions.len());
+    assert!(after_early < total, "killed after 150 ms, {after_early} of {total} partitions staged");
     // Mid-run: right after two partitions were committed.
     let mid = kill_when(spawn(&db, &RUN), Duration::from_secs(120), || partition_files(&db).0 >= 2);
-    let after_mid = stored(&db)[0].partitions.len();
+    let after_mid = staged(&db)[0].partitions.len();
     // While a partition file is being written.
     let writing = kill_when(spawn(&db, &RUN), Duration::from_secs(120), || partition_files(&db).1 >= 1);
-    let after_writing = stored(&db)[0].partitions.len();
+    let after_writing = staged(&db)[0].partitions.len();
     assert!(mid, "the mid-run kill must hit a running process");
     // Partition files are renamed into place just before their catalog commit,
     // so a kill seen after two files may land before the second commit.
-    assert!(after_mid >= 1 && after_mid < total, "killed after 2 files, {after_mid} of {total} committed (early kill hit a running process: {early})");
+    assert!(after_mid >= 1 && after_mid < total, "killed after 2 files, {after_mid} of {total} committed");
     assert!(writing && after_writing < total, "killed while writing: {after_writing} of {total} committed");
+    assert!(stored(&db).is_empty(), "an unfinished run stays staged, invisible to SQL");
 
     let out = omicsdb_ok(&db, &RUN);
     assert!(out.contains("materialized micro@1 over windows"), "{out}");
+    assert!(staged(&db).is_empty(), "the complete run was published");
     let meta = &stored(&db)[0];
     assert_eq!(meta.partitions.len(), total);
     assert_eq!(partition_files(&db), (total, 0), "no uncommitted or orphaned files are left");
@@ -175,14 +199,93 @@ fn a_killed_run_resumes_to_every_window_exactly_once() {
     assert!(again.contains("nothing to do"), "{again}");
 }
 
-fn python_has_pybigwig() -> bool {
-    Command::new("python3").args(["-c", "import pyBigWig"]).output().is_ok_and(|o| o.status.success())
+const LOGLIK: [&str; 7] = ["materialize", "--model", "micro", "--functions", "hyena_loglik", "--log", "--chunk-windows=8"];
+
+/// Row count of `sql`'s first column.
+fn count(db: &Path, sql: &str) -> i64 {
+    let handle = Database::open(db).unwrap();
+    materialize::register(&handle).unwrap();
+    query(&handle, sql)[0].column(0).as_primitive::<Int64Type>().value(0)
 }
 
-/// (chrom → intervals) of a bigWig: pyBigWig when installed, else bigtools.
+#[test]
+fn rerunning_a_version_with_other_functions_keeps_the_complete_data_until_the_new_run_completes() {
+    let (_tmp, db) = setup();
+    omicsdb_ok(&db, &LOGLIK);
+    let before = stored(&db);
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[0].partitions.len(), CHROMS);
+    let old_dir = db.join(&before[0].dir);
+    assert!(old_dir.is_dir());
+    let full = {
+        let handle = Database::open(&db).unwrap();
+        predictions(&handle)
+    };
+    assert_eq!(full.len(), CHROMS * windows_per_chrom());
+
+    // The same version with other functions, killed after two new partitions.
+    let killed = kill_when(spawn(&db, &RUN), Duration::from_secs(120), || new_partition_files(&db, &old_dir) >= 2);
+    assert!(killed, "the kill must hit a running process");
+    let live = stored(&db);
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].functions, vec!["hyena_loglik".to_string()], "the complete entry is still the live one");
+    assert_eq!(live[0].partitions.len(), CHROMS);
+    assert!(old_dir.is_dir(), "the complete materialization's files are kept");
+    let pending = staged(&db);
+    assert_eq!(pending.len(), 1);
+    assert!(!pending[0].partitions.is_empty() && pending[0].partitions.len() < CHROMS, "{} staged", pending[0].partitions.len());
+    let handle = Database::open(&db).unwrap();
+    assert_eq!(predictions(&handle), full, "SQL still reads every window of the complete run");
+    drop(handle);
+
+    // Resumed to completion: the new entry replaces the old one in one commit.
+    let out = omicsdb_ok(&db, &RUN);
+    assert!(out.contains("replaced the earlier materialization") && out.contains("materialized micro@1"), "{out}");
+    let live = stored(&db);
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].functions, vec!["hyena_loglik".to_string(), "hyena_embed".to_string()]);
+    assert_eq!(live[0].partitions.len(), CHROMS);
+    assert!(staged(&db).is_empty());
+    assert!(!old_dir.exists(), "the replaced materialization's files are removed once unreferenced");
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM predictions_micro WHERE embedding IS NOT NULL"),
+        (CHROMS * windows_per_chrom()) as i64
+    );
+}
+
+#[test]
+fn a_killed_run_of_a_new_version_does_not_hide_the_complete_one() {
+    let (_tmp, db) = setup();
+    omicsdb_ok(&db, &LOGLIK);
+    let handle = Database::open(&db).unwrap();
+    models::import_model(handle.store(), "micro", &data_dir().join("fixtures/hyenadna/micro"), "second version").unwrap();
+    drop(handle);
+
+    let v1_dir = db.join(&stored(&db)[0].dir);
+    let killed = kill_when(spawn(&db, &LOGLIK), Duration::from_secs(120), || new_partition_files(&db, &v1_dir) >= 2);
+    assert!(killed, "the kill must hit a running process");
+    let all = (CHROMS * windows_per_chrom()) as i64;
+    assert_eq!(count(&db, "SELECT count(*) FROM predictions_micro"), all, "predictions_micro still reads the complete v1");
+    assert_eq!(count(&db, "SELECT CAST(min(model_version) AS BIGINT) FROM predictions_micro"), 1);
+    assert!(staged(&db).iter().any(|m| m.model_version == 2 && !m.partitions.is_empty()), "v2 has staged partitions");
+    let handle = Database::open(&db).unwrap();
+    let names = materialize::register(&handle).unwrap();
+    assert!(!names.iter().any(|n| n == "predictions_micro_v2"), "an unfinished version has no table: {names:?}");
+    drop(handle);
+
+    let out = omicsdb_ok(&db, &LOGLIK);
+    assert!(out.contains("materialized micro@2"), "{out}");
+    assert_eq!(count(&db, "SELECT count(*) FROM predictions_micro"), all);
+    assert_eq!(count(&db, "SELECT CAST(min(model_version) AS BIGINT) FROM predictions_micro"), 2);
+    assert_eq!(count(&db, "SELECT count(*) FROM predictions_micro_v1"), all, "v1 stays until --prune");
+}
+
+/// (chrom → intervals) of a bigWig, read by pyBigWig (an independent reader,
+/// installed by scripts/setup.sh): never by the bigtools code that wrote it.
 fn read_bigwig(path: &Path, chroms: &[String]) -> (Vec<(String, u64)>, BTreeMap<String, Vec<(u64, u64, f32)>>) {
-    if python_has_pybigwig() {
-        let script = r#"
+    let python = venv_python();
+    assert!(python.exists(), "{} is missing: run scripts/setup.sh (it installs pyBigWig)", python.display());
+    let script = r#"
 import sys, json, pyBigWig
 bw = pyBigWig.open(sys.argv[1])
 out = {"chroms": list(bw.chroms().items()), "iv": {}}
@@ -190,30 +293,18 @@ for c in sys.argv[2:]:
     out["iv"][c] = bw.intervals(c) or []
 print(json.dumps(out))
 "#;
-        let o = Command::new("python3").arg("-c").arg(script).arg(path).args(chroms).output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        let sizes = v["chroms"].as_array().unwrap().iter().map(|p| (p[0].as_str().unwrap().to_string(), p[1].as_u64().unwrap())).collect();
-        let iv = chroms
-            .iter()
-            .map(|c| {
-                let rows = v["iv"][c].as_array().unwrap().iter().map(|r| (r[0].as_u64().unwrap(), r[1].as_u64().unwrap(), r[2].as_f64().unwrap() as f32)).collect();
-                (c.clone(), rows)
-            })
-            .collect();
-        (sizes, iv)
-    } else {
-        eprintln!("pyBigWig is not installed: reading the bigWig back with bigtools instead");
-        let mut r = omicsdb_storage::tracks::bigwig::BigWigReader::open(path).unwrap();
-        let sizes = r.chroms();
-        let mut iv = BTreeMap::new();
-        for c in chroms {
-            let mut rows = Vec::new();
-            r.for_each(c, |s, e, v| rows.push((s, e, v))).unwrap();
-            iv.insert(c.clone(), rows);
-        }
-        (sizes, iv)
-    }
+    let o = Command::new(&python).arg("-c").arg(script).arg(path).args(chroms).output().unwrap();
+    assert!(o.status.success(), "pyBigWig could not read {}: {}", path.display(), String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let sizes = v["chroms"].as_array().unwrap().iter().map(|p| (p[0].as_str().unwrap().to_string(), p[1].as_u64().unwrap())).collect();
+    let iv = chroms
+        .iter()
+        .map(|c| {
+            let rows = v["iv"][c].as_array().unwrap().iter().map(|r| (r[0].as_u64().unwrap(), r[1].as_u64().unwrap(), r[2].as_f64().unwrap() as f32)).collect();
+            (c.clone(), rows)
+        })
+        .collect();
+    (sizes, iv)
 }
 
 #[test]
@@ -282,7 +373,48 @@ fn exports_read_back_reruns_do_nothing_versions_coexist_and_runs_are_locked() {
     let _ = first.kill();
     let _ = first.wait();
     assert_eq!(second.status.code(), Some(75), "{err}");
-    assert!(err.contains("in use") || err.contains("another materialization"), "{err}");
+    // Another process holds the database itself: the database lock refuses first.
+    assert!(err.contains("is in use by another omicsdb process"), "{err}");
+}
+
+/// Blocks the run at its plan until released, telling the test it got there.
+struct Gate {
+    planned: std::sync::mpsc::SyncSender<()>,
+    go: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl materialize::Observer for Gate {
+    fn event(&self, event: &materialize::Event<'_>) {
+        if matches!(event, materialize::Event::Planned { .. }) {
+            let _ = self.planned.send(());
+            let _ = self.go.lock().unwrap().recv();
+        }
+    }
+}
+
+#[test]
+fn a_second_materialization_of_the_same_model_in_one_process_is_refused_with_locked() {
+    let (_tmp, db) = setup();
+    let db = Database::open(&db).unwrap();
+    let (planned_tx, planned_rx) = std::sync::mpsc::sync_channel(1);
+    let (go_tx, go_rx) = std::sync::mpsc::sync_channel(1);
+    let gate = Gate { planned: planned_tx, go: std::sync::Mutex::new(go_rx) };
+    let req = materialize::Request::new("micro");
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| rt().block_on(materialize::materialize(&db, &req, &gate)));
+        planned_rx.recv_timeout(Duration::from_secs(120)).expect("the first run reaches its plan");
+        let second = rt().block_on(materialize::materialize(&db, &req, &materialize::Silent));
+        go_tx.send(()).unwrap();
+        let err = second.expect_err("a second run of the same model while the first holds its lock");
+        let msg = err.to_string();
+        assert!(matches!(err, materialize::MaterializeError::Locked { .. }), "{msg}");
+        assert!(msg.contains("another materialization of model micro is running"), "{msg}");
+        let report = first.join().unwrap().expect("the first run completes");
+        assert_eq!(report.meta.partitions.len(), CHROMS);
+    });
+    // The lock is released with the run: a third run has nothing to do.
+    let again = rt().block_on(materialize::materialize(&db, &req, &materialize::Silent)).unwrap();
+    assert!(again.nothing_to_do);
 }
 
 #[test]

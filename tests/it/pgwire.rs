@@ -478,13 +478,29 @@ async fn tls_with_a_self_signed_certificate() {
     };
     let server = start(cfg).await;
     let port = server.addr.port();
+    // psql verifies the chain against our certificate (verify-ca), so the
+    // rows below came over TLS from the server holding that key.
+    let conninfo = format!(
+        "host=127.0.0.1 port={port} user=omics dbname=omicsdb connect_timeout=10 sslmode=verify-ca sslrootcert={}",
+        cert.display()
+    );
     let out = timeout(
         STEP,
-        psql_async(port, vec![("PGPASSWORD", "pw".to_owned())], "sslmode=require".to_owned(), "SELECT count(*) AS n FROM windows"),
+        tokio::task::spawn_blocking(move || {
+            Command::new("psql")
+                .arg(&conninfo)
+                .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", "SELECT chrom, start, score FROM windows ORDER BY chrom, start"])
+                .env("PGPASSWORD", "pw")
+                .output()
+                .expect("psql is required for this test: install postgresql-client")
+        }),
     )
     .await
+    .unwrap()
     .unwrap();
-    assert!(out.contains('3'), "{out}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "psql over TLS failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), vec!["chr1|0|0.75", "chr1|1000|", "chr2|0|-2.5"], "{stdout}");
     // Without TLS the server refuses (require_tls).
     let err = server.connect_as("omics", "password=pw sslmode=disable").await.err().expect("plain must be refused");
     assert_eq!(sqlstate(&err), "28000", "{err}");
@@ -711,21 +727,10 @@ async fn structs_are_sent_as_json() {
     assert!(row.get::<_, Option<JsonText>>(1).is_none());
 }
 
-/// The project's Python virtualenv (made by scripts/setup.sh).
-fn venv_python() -> std::path::PathBuf {
-    let venv = match std::env::var_os("OMICSDB_VENV") {
-        Some(v) => std::path::PathBuf::from(v),
-        None => {
-            let home = std::env::var_os("HOME").expect("HOME is not set");
-            std::path::PathBuf::from(home).join(".cache/omicsdb-venv")
-        }
-    };
-    venv.join("bin/python")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_drivers_psycopg_pandas_sqlalchemy() {
-    let python = venv_python();
+    let python = crate::support::venv_python();
     assert!(
         python.exists(),
         "{} is missing: the Python driver test needs the virtualenv with psycopg, pandas and SQLAlchemy; \

@@ -54,3 +54,16 @@ pub fn have(tool: &str) -> bool {
 pub fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
 }
+
+/// The project's Python virtualenv's python (made by scripts/setup.sh at
+/// `$OMICSDB_VENV`, default `~/.cache/omicsdb-venv`).
+pub fn venv_python() -> std::path::PathBuf {
+    let venv = match std::env::var_os("OMICSDB_VENV") {
+        Some(v) => std::path::PathBuf::from(v),
+        None => {
+            let home = std::env::var_os("HOME").expect("HOME is not set");
+            std::path::PathBuf::from(home).join(".cache/omicsdb-venv")
+        }
+    };
+    venv.join("bin/python")
+}

@@ -3,6 +3,13 @@
 //! partitions committed so far. The entry is rewritten (atomically, by one
 //! catalog batch) after each partition's file is on disk, so after a crash it
 //! names exactly the partitions that are complete.
+//!
+//! A new materialization (a first run, or one that replaces the stored one
+//! because the functions, weights or window set changed) is built under the
+//! staging key `materialization_staging/<model>/<version:010>/<window_set>`
+//! and moved to the live key in one catalog commit when every requested
+//! partition is done. Staged entries are invisible to SQL, so a killed or
+//! failed run never hides or replaces complete data.
 
 use std::sync::Arc;
 
@@ -15,9 +22,17 @@ use super::error::Result;
 /// Catalog key prefix of all materializations.
 pub const PREFIX: &str = "materialization/";
 
+/// Catalog key prefix of materializations being built (not yet visible).
+pub const STAGING_PREFIX: &str = "materialization_staging/";
+
 /// Catalog key of one materialization.
 pub fn key(model: &str, version: u32, window_set: &str) -> String {
     format!("{PREFIX}{model}/{version:010}/{window_set}")
+}
+
+/// Catalog key of one materialization while it is being built.
+pub fn staging_key(model: &str, version: u32, window_set: &str) -> String {
+    format!("{STAGING_PREFIX}{model}/{version:010}/{window_set}")
 }
 
 /// What an output column holds.
@@ -110,6 +125,11 @@ impl MaterializationMeta {
         key(&self.model, self.model_version, &self.window_set)
     }
 
+    /// Catalog key of this entry while it is being built.
+    pub fn staging_key(&self) -> String {
+        staging_key(&self.model, self.model_version, &self.window_set)
+    }
+
     /// Total committed windows (rows).
     pub fn rows(&self) -> u64 {
         self.partitions.iter().map(|p| p.rows).sum()
@@ -172,4 +192,14 @@ pub fn of_model(store: &Store, model: &str) -> Result<Vec<MaterializationMeta>> 
 /// One materialization, if present.
 pub fn get(store: &Store, model: &str, version: u32, window_set: &str) -> Result<Option<MaterializationMeta>> {
     Ok(store.catalog().get(&key(model, version, window_set))?)
+}
+
+/// The staged (incomplete, invisible) materialization, if a run left one.
+pub fn get_staged(store: &Store, model: &str, version: u32, window_set: &str) -> Result<Option<MaterializationMeta>> {
+    Ok(store.catalog().get(&staging_key(model, version, window_set))?)
+}
+
+/// All staged materializations, in key order.
+pub fn list_staged(store: &Store) -> Result<Vec<MaterializationMeta>> {
+    Ok(store.catalog().list(STAGING_PREFIX)?)
 }

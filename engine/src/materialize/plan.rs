@@ -37,6 +37,10 @@ pub struct Plan {
     pub meta: MaterializationMeta,
     /// True when the entry is new and must be committed before the first partition.
     pub fresh: bool,
+    /// True when the entry lives under the staging key: it becomes the live
+    /// entry (replacing any other of the same key) once every requested
+    /// partition is committed. False when the run extends the live entry.
+    pub staged: bool,
     /// Why an existing entry of the same model version was replaced, if it was.
     pub replaced: Option<String>,
     /// Window stride in bases (chunk boundaries).
@@ -155,20 +159,30 @@ pub async fn plan(db: &Database, req: &Request) -> Result<Plan> {
     };
     let columns = plan_columns(db, &ws.name, &label, &functions, &all_tissues).await?;
     let function_names: Vec<String> = functions.iter().map(|f| f.name().to_string()).collect();
-    let existing = meta::get(store, &model.name, model.version, &ws.name)?;
-    let (entry, fresh, replaced) = match existing {
-        Some(m) if m.model_sha256 == model.sha256 && m.window_set_dir == ws.dir && m.functions == function_names && m.columns == columns => {
-            (m, false, None)
-        }
-        other => {
-            let replaced = other.map(|m| {
-                if m.window_set_dir != ws.dir {
-                    format!("window set {} was recomputed since", ws.name)
-                } else {
-                    format!("it computed {} (columns {}); this run computes {}", m.functions.join(", "),
-                        m.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "), function_names.join(", "))
-                }
-            });
+    let same = |m: &MaterializationMeta| {
+        m.model_sha256 == model.sha256 && m.window_set_dir == ws.dir && m.functions == function_names && m.columns == columns
+    };
+    let live = meta::get(store, &model.name, model.version, &ws.name)?;
+    let staged = meta::get_staged(store, &model.name, model.version, &ws.name)?;
+    let describe_replaced = |other: Option<MaterializationMeta>| {
+        other.map(|m| {
+            if m.window_set_dir != ws.dir {
+                format!("window set {} was recomputed since", ws.name)
+            } else if m.model_sha256 != model.sha256 {
+                "the model's weights changed since".to_string()
+            } else {
+                format!("it computed {} (columns {}); this run computes {}", m.functions.join(", "),
+                    m.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "), function_names.join(", "))
+            }
+        })
+    };
+    let (entry, fresh, staged, replaced) = match (live, staged) {
+        // The live entry computes the same: extend it partition by partition.
+        (Some(m), _) if same(&m) => (m, false, false, None),
+        // A run of the same request was interrupted: resume the staged entry.
+        (live, Some(s)) if same(&s) => (s, false, true, describe_replaced(live)),
+        (live, _) => {
+            let replaced = describe_replaced(live);
             let (_, dir) = store.new_data_dir("materialization", &model.name)?;
             let now = now_unix();
             let m = MaterializationMeta {
@@ -178,14 +192,14 @@ pub async fn plan(db: &Database, req: &Request) -> Result<Plan> {
                 window_set: ws.name.clone(),
                 window_set_dir: ws.dir.clone(),
                 assembly: ws.assembly.clone(),
-                functions: function_names,
-                columns,
+                functions: function_names.clone(),
+                columns: columns.clone(),
                 dir,
                 partitions: Vec::new(),
                 created_at: now,
                 updated_at: now,
             };
-            (m, true, replaced)
+            (m, true, true, replaced)
         }
     };
     let mut requested = Vec::new();
@@ -199,7 +213,7 @@ pub async fn plan(db: &Database, req: &Request) -> Result<Plan> {
         }
     }
     let todo = requested.iter().filter(|t| entry.partition(&t.chrom, t.tissue.as_deref()).is_none()).cloned().collect();
-    Ok(Plan { model, meta: entry, fresh, replaced, stride: ws.stride, requested, todo })
+    Ok(Plan { model, meta: entry, fresh, staged, replaced, stride: ws.stride, requested, todo })
 }
 
 fn choose_functions(req: &Request, model: &ModelMeta) -> Result<Vec<Function>> {

@@ -2,6 +2,8 @@
 //! the partition's SQL in chunks, write one Parquet file, and commit it to
 //! the catalog. A crash loses at most the partition in progress; its
 //! half-written file is not in the catalog and is removed by the next run.
+//! A new materialization is built under its staging key and published (moved
+//! to the live key, replacing the previous entry) only when complete.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -85,7 +87,7 @@ pub async fn materialize_with(db: &Database, req: &Request, registry: &ModelRegi
     let plan = plan(db, req).await?;
     let stats = &registry.stats;
     let (calls0, hits0) = (stats.model_calls(), stats.cache_hits());
-    let Plan { mut meta, fresh, replaced, stride, requested, todo, .. } = plan.clone();
+    let Plan { mut meta, fresh, staged, replaced, stride, requested, todo, .. } = plan.clone();
     let label = meta.label();
     observer.event(&Event::Planned {
         label: &label,
@@ -94,8 +96,9 @@ pub async fn materialize_with(db: &Database, req: &Request, registry: &ModelRegi
         todo_partitions: todo.len(),
         done_windows: plan.done_windows(),
     });
+    let key = if staged { meta.staging_key() } else { meta.key() };
     if fresh {
-        commit(db, &meta)?;
+        commit(db, &key, &meta)?;
     } else {
         remove_uncommitted_files(db, &meta)?;
     }
@@ -109,7 +112,7 @@ pub async fn materialize_with(db: &Database, req: &Request, registry: &ModelRegi
             observer.event(&Event::PartitionCommitted { chrom: &part.chrom, tissue: part.tissue.as_deref(), rows: part.rows, bytes: part.bytes });
             meta.partitions.push(part);
             meta.updated_at = now_unix();
-            commit(db, &meta)?;
+            commit(db, &key, &meta)?;
         }
         Ok::<_, MaterializeError>(())
     }
@@ -117,6 +120,9 @@ pub async fn materialize_with(db: &Database, req: &Request, registry: &ModelRegi
     observer.event(&Event::Finished);
     result?;
     let complete = requested.iter().all(|t| meta.partition(&t.chrom, t.tissue.as_deref()).is_some());
+    if staged && complete {
+        publish(db, &meta)?;
+    }
     let pruned = if req.prune && complete { prune(db, &meta)? } else { Vec::new() };
     db.refresh()?;
     tables::register(db)?;
@@ -136,9 +142,21 @@ pub async fn materialize_with(db: &Database, req: &Request, registry: &ModelRegi
     })
 }
 
-fn commit(db: &Database, meta: &MaterializationMeta) -> Result<()> {
+fn commit(db: &Database, key: &str, meta: &MaterializationMeta) -> Result<()> {
     let _guard = db.store().write_guard();
     let mut batch = CatalogBatch::new();
+    batch.put(key, meta)?;
+    db.store().commit(batch)?;
+    Ok(())
+}
+
+/// Moves a complete staged entry to the live key in one commit: the previous
+/// live entry of the same key (and, by the commit's clean-up, its files) is
+/// replaced only now, when the new one has every requested partition.
+fn publish(db: &Database, meta: &MaterializationMeta) -> Result<()> {
+    let _guard = db.store().write_guard();
+    let mut batch = CatalogBatch::new();
+    batch.remove(meta.staging_key());
     batch.put(meta.key(), meta)?;
     db.store().commit(batch)?;
     Ok(())
@@ -245,7 +263,8 @@ async fn run_partition(
         return Err(fail(format!("the queries returned {rows} windows; the window set has {}", task.rows)));
     }
     std::fs::rename(&tmp, &path).map_err(|e| MaterializeError::io(&path, e))?;
-    sync_dir(path.parent().unwrap_or(Path::new(".")));
+    // The rename must be durable before the catalog names the file.
+    omicsdb_storage::layout::sync_dir(path.parent().unwrap_or(Path::new(".")))?;
     let bytes = std::fs::metadata(&path).map_err(|e| MaterializeError::io(&path, e))?.len();
     Ok(PartitionMeta { chrom: task.chrom.clone(), tissue: task.tissue.clone(), path: rel, rows, bytes })
 }
@@ -266,29 +285,31 @@ fn check_order(batch: &RecordBatch, last: &mut Option<i64>) -> std::result::Resu
     Ok(())
 }
 
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-}
-
 fn now_nanos() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
 }
 
-/// Removes the materializations of older versions of `current`'s model.
+/// Removes the materializations of older versions of `current`'s model,
+/// and any staged (unfinished) runs of those versions.
 fn prune(db: &Database, current: &MaterializationMeta) -> Result<Vec<String>> {
     let old: Vec<MaterializationMeta> = meta::of_model(db.store(), &current.model)?
         .into_iter()
         .filter(|m| m.model_version < current.model_version)
         .collect();
-    if old.is_empty() {
+    let old_staged: Vec<MaterializationMeta> = meta::list_staged(db.store())?
+        .into_iter()
+        .filter(|m| m.model == current.model && m.model_version < current.model_version)
+        .collect();
+    if old.is_empty() && old_staged.is_empty() {
         return Ok(Vec::new());
     }
     let _guard = db.store().write_guard();
     let mut batch = CatalogBatch::new();
     for m in &old {
         batch.remove(m.key());
+    }
+    for m in &old_staged {
+        batch.remove(m.staging_key());
     }
     db.store().commit(batch)?;
     Ok(old.iter().map(|m| format!("{} on {}", m.label(), m.window_set)).collect())

@@ -1,6 +1,9 @@
 //! The predictions tables: `predictions_<model>` is the latest materialized
 //! version of a model, `predictions_<model>_v<N>` each version (on the window
-//! set materialized most recently for it). Only committed partitions are read.
+//! set materialized most recently for it). Only committed partitions of
+//! published materializations are read: a run that is still being built (or
+//! was killed) lives under the staging key and is invisible here, so it never
+//! hides or replaces a complete version.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

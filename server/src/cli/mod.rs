@@ -74,7 +74,7 @@ pub enum TrackCommand {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let db = Database::open(&cli.db)?;
-    match cli.command {
+    let result = match cli.command {
         Command::Ingest(cmd) => ingest::run(&db, cmd),
         Command::Windows(cmd) => windows::run(&db, cmd),
         Command::Info => info::run(&db),
@@ -90,7 +90,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::run(&db, args),
         Command::Materialize(args) => materialize::run(&db, args),
         Command::Plot(args) => plot::run(&db, args),
+    };
+    // Problems that did not fail the command (e.g. a clean-up after a commit).
+    for w in db.store().take_warnings() {
+        eprintln!("warning: {w}");
     }
+    result
 }
 
 /// A multi-threaded tokio runtime for async engine calls.
