@@ -31,6 +31,7 @@ mod catalog_tables;
 pub mod plot;
 pub mod error;
 pub mod materialize;
+pub mod memory;
 mod sequence_source;
 mod stored_tables;
 mod track_values;
@@ -71,15 +72,34 @@ impl std::fmt::Debug for Database {
     }
 }
 
+/// How [`Database::open_with`] sets up the SQL session.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Bytes all queries of the database may buffer together (sorts, hash
+    /// aggregates, joins); past it they spill to disk or fail with
+    /// `ResourcesExhausted`. `None`: [`memory::default_memory_limit`].
+    pub memory_limit: Option<u64>,
+}
+
 impl Database {
-    /// Opens (or creates) the database in `dir`.
+    /// Opens (or creates) the database in `dir` with the default
+    /// [`OpenOptions`] (memory limit: half of physical memory).
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(dir, &OpenOptions::default())
+    }
+
+    /// Opens (or creates) the database in `dir` with `options`.
+    pub fn open_with(dir: impl AsRef<Path>, options: &OpenOptions) -> Result<Self> {
         let store = Arc::new(Store::open(dir)?);
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_target_partitions(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
-            .with_default_catalog_and_schema("datafusion", "public");
-        let builder = SessionStateBuilder::new().with_config(config).with_default_features();
+            .with_default_catalog_and_schema("datafusion", "public")
+            .with_option_extension(omicsdb_sql::options::OmicsdbOptions::default());
+        let limit = options.memory_limit.unwrap_or_else(memory::default_memory_limit);
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new().with_memory_limit(limit, 1.0).build_arc()?;
+        let builder = SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features();
         let builder = omicsdb_sql::interval_join::register_interval_join(builder);
         let ctx = SessionContext::new_with_state(builder.build());
         let source: Arc<dyn omicsdb_sql::functions::SequenceSource> =

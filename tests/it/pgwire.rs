@@ -1423,3 +1423,53 @@ async fn the_sql_cli_reads_files_only_under_allowed_directories() {
         assert!(stderr.contains(work.canonicalize().unwrap().to_str().unwrap()), "the error lists the allowed directories: {stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_past_the_memory_limit_is_53200_and_the_server_goes_on() {
+    use crate::support::omicsdb_bin;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(omicsdb_bin())
+        .arg("--db")
+        .arg(dir.path().join("db"))
+        .args(["--memory-limit", "16M", "serve", "--trust", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = ChildGuard(child);
+    let server = TestServer { addr: SocketAddr::from(([127, 0, 0, 1], port)), stop: None, task: None };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let client = loop {
+        match server.connect_as("omics", "").await {
+            Ok(client) => break client,
+            Err(e) if tokio::time::Instant::now() < deadline && e.code().is_none() => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("cannot connect to omicsdb serve: {e}"),
+        }
+    };
+    // A hash join whose build side cannot spill: the memory pool refuses it.
+    let join = "SELECT count(*) FROM generate_series(1, 3000000) a JOIN generate_series(1, 3000000) b ON a.value = b.value";
+    let err = timeout(STEP, client.simple_query(join)).await.unwrap().unwrap_err();
+    assert_eq!(sqlstate(&err), "53200", "{err:?}");
+    // A function whose output would dwarf its input is refused before it is built.
+    let kmers = "SELECT cardinality(kmers(repeat('ACGT', 2500000), 1000))";
+    let err = timeout(STEP, client.simple_query(kmers)).await.unwrap().unwrap_err();
+    assert_eq!(sqlstate(&err), "53200", "{err:?}");
+    let message = err.as_db_error().unwrap().message().to_owned();
+    assert!(message.contains("kmers") && message.contains("omicsdb.max_function_output_bytes"), "{message}");
+    // The session setting raises the budget for this session only.
+    timeout(STEP, client.simple_query("SET omicsdb.max_function_output_bytes = 1000")).await.unwrap().unwrap();
+    let err = timeout(STEP, client.simple_query("SELECT kmers(repeat('ACGT', 100), 3)")).await.unwrap().unwrap_err();
+    assert_eq!(sqlstate(&err), "53200", "{err:?}");
+    let other = server.connect_as("omics", "").await.unwrap();
+    let rows = timeout(STEP, other.query("SELECT CAST(cardinality(kmers(repeat('ACGT', 100), 3)) AS BIGINT) AS n", &[])).await.unwrap().unwrap();
+    assert_eq!(rows[0].get::<_, i64>("n"), 398);
+    // The server and the refused session go on.
+    let rows = timeout(STEP, client.query("SELECT count(*) AS n FROM generate_series(1, 1000) a JOIN generate_series(1, 1000) b ON a.value = b.value", &[]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rows[0].get::<_, i64>("n"), 1000);
+}

@@ -25,6 +25,10 @@ pub struct Cli {
     /// Database directory (created if absent).
     #[arg(long, global = true, env = "OMICSDB_DB", default_value = "omics.db")]
     pub db: PathBuf,
+    /// Memory all queries may buffer together (e.g. 512M, 8G); past it a
+    /// query spills or fails with SQLSTATE 53200. Default: half of RAM.
+    #[arg(long, global = true, env = "OMICSDB_MEMORY_LIMIT", value_parser = omicsdb::memory::parse_size)]
+    pub memory_limit: Option<u64>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -73,7 +77,7 @@ pub enum TrackCommand {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
-    let db = Database::open(&cli.db)?;
+    let db = Database::open_with(&cli.db, &omicsdb::OpenOptions { memory_limit: cli.memory_limit })?;
     let result = match cli.command {
         Command::Ingest(cmd) => ingest::run(&db, cmd),
         Command::Windows(cmd) => windows::run(&db, cmd),

@@ -136,6 +136,36 @@ pub(crate) fn int_at(a: &Int64Array, i: usize) -> Option<i64> {
     a.is_valid(i).then(|| a.value(i))
 }
 
+/// The bytes one function call may still produce (see
+/// [`crate::options::OmicsdbOptions::max_function_output_bytes`]): each row
+/// charges its output before it is built, so an oversized result fails with
+/// `ResourcesExhausted` (SQLSTATE 53200) instead of exhausting memory.
+pub(crate) struct OutputBudget {
+    function: &'static str,
+    limit: u64,
+    used: u64,
+}
+
+impl OutputBudget {
+    /// The budget of one call of `function` under the session's settings.
+    pub(crate) fn new(function: &'static str, config: &datafusion::common::config::ConfigOptions) -> Self {
+        Self { function, limit: crate::options::max_function_output_bytes(config), used: 0 }
+    }
+
+    /// Charges `bytes` more of output; an error once the total passes the limit.
+    pub(crate) fn charge(&mut self, bytes: u64) -> Result<()> {
+        self.used = self.used.saturating_add(bytes);
+        if self.used > self.limit {
+            return Err(datafusion::error::DataFusionError::ResourcesExhausted(format!(
+                "{}: the result would take more than {} bytes (omicsdb.max_function_output_bytes); \
+                 ask for less per call, e.g. a smaller region, a smaller k or fewer rows",
+                self.function, self.limit
+            )));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

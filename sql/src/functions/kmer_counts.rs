@@ -65,6 +65,7 @@ impl ScalarUDFImpl for KmerCountsFunc {
         let seq = Texts::new(&arrays[0], NAME, "seq")?;
         let ks = args::ints(&arrays[1], NAME, "k")?;
         let n = ks.len();
+        let mut budget = args::OutputBudget::new(NAME, &args.config_options);
         let entries = StructBuilder::new(
             entry_fields(),
             vec![Box::new(StringBuilder::new()), Box::new(Int64Builder::new())],
@@ -85,6 +86,8 @@ impl ScalarUDFImpl for KmerCountsFunc {
                     *counts.entry(&s[j..j + k]).or_insert(0) += 1;
                 }
             }
+            // Each entry: k value bytes, a 4-byte offset and an 8-byte count.
+            budget.charge((counts.len() as u64).saturating_mul(k as u64 + 12))?;
             sorted.clear();
             sorted.extend(counts.iter().map(|(k, v)| (*k, *v)));
             sorted.sort_unstable();

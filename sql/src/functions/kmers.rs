@@ -62,6 +62,7 @@ impl ScalarUDFImpl for KmersFunc {
         let seq = Texts::new(&arrays[0], NAME, "seq")?;
         let ks = args::ints(&arrays[1], NAME, "k")?;
         let n = ks.len();
+        let mut budget = args::OutputBudget::new(NAME, &args.config_options);
         let mut out = ListBuilder::with_capacity(StringBuilder::new(), n);
         for i in 0..n {
             let (Some(s), Some(k)) = (seq.get(i), args::int_at(ks, i)) else {
@@ -70,6 +71,9 @@ impl ScalarUDFImpl for KmersFunc {
             };
             let k = check_row(NAME, s, k)?;
             if s.len() >= k {
+                // Each k-mer: k value bytes and a 4-byte offset.
+                let count = (s.len() - k + 1) as u64;
+                budget.charge(count.saturating_mul(k as u64 + 4))?;
                 for j in 0..=s.len() - k {
                     out.values().append_value(&s[j..j + k]);
                 }

@@ -24,6 +24,8 @@ use datafusion::prelude::SessionContext;
 mod args;
 mod ascii;
 #[cfg(test)]
+mod budget_tests;
+#[cfg(test)]
 mod extremes_tests;
 pub mod gc_content;
 pub mod kmer_counts;

@@ -90,6 +90,7 @@ impl ScalarUDFImpl for SequenceFunc {
             None => None,
         };
         let n = start.len();
+        let mut budget = args::OutputBudget::new(NAME, &args.config_options);
         let mut out = BytesColumn::with_capacity(n, 0);
         for i in 0..n {
             let (Some(c), Some(s), Some(e)) =
@@ -120,6 +121,7 @@ impl ScalarUDFImpl for SequenceFunc {
                     e - s
                 );
             }
+            budget.charge((e - s) as u64)?;
             // s and e are non-negative here, so the casts are lossless.
             match source.fetch(asm, c, s as u64, e as u64) {
                 Ok(bases) => {

@@ -52,6 +52,9 @@ impl ScalarUDFImpl for TokenizeFunc {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let seq = Texts::new(&arrays[0], NAME, "seq")?;
         let n = arrays[0].len();
+        // One 4-byte id per base and a 4-byte offset per row.
+        let mut budget = args::OutputBudget::new(NAME, &args.config_options);
+        budget.charge((seq.total_bytes() as u64).saturating_mul(4).saturating_add(4 * n as u64))?;
         let values = Int32Builder::with_capacity(seq.total_bytes());
         let mut out = ListBuilder::with_capacity(values, n);
         for i in 0..n {
