@@ -79,6 +79,9 @@ pub struct OpenOptions {
     /// aggregates, joins); past it they spill to disk or fail with
     /// `ResourcesExhausted`. `None`: [`memory::default_memory_limit`].
     pub memory_limit: Option<u64>,
+    /// Bytes the model result cache may keep on disk; past it the oldest
+    /// results are evicted. `None`: [`omicsdb_udf::cache::DEFAULT_CACHE_BUDGET`].
+    pub model_cache_limit: Option<u64>,
 }
 
 impl Database {
@@ -107,6 +110,9 @@ impl Database {
         omicsdb_sql::functions::register_functions(&ctx, Some(source));
         omicsdb_sql::table_functions::register_table_functions(&ctx);
         let models = Arc::new(omicsdb_udf::ModelRegistry::new(Arc::clone(&store))?);
+        if let Some(bytes) = options.model_cache_limit {
+            models.cache().set_budget(bytes);
+        }
         omicsdb_udf::register_model_functions(&ctx, Arc::clone(&models));
         let db = Self { inner: Arc::new(Inner { store, ctx, models, registered: Default::default() }) };
         db.refresh()?;

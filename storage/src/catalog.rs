@@ -114,6 +114,15 @@ impl Catalog {
             .map_err(|e| StorageError::Catalog(format!("cannot open tree {name}: {e}")))
     }
 
+    /// Removes a tree made by [`Catalog::tree`] with all its data (nothing
+    /// when there is none).
+    pub fn drop_tree(&self, name: &str) -> Result<()> {
+        self.db
+            .drop_tree(name.as_bytes())
+            .map(|_| ())
+            .map_err(|e| StorageError::Catalog(format!("cannot drop tree {name}: {e}")))
+    }
+
     /// Stores raw bytes under `key`, bypassing JSON encoding (tests of damaged catalogs).
     #[doc(hidden)]
     pub fn put_raw(&self, key: &str, bytes: &[u8]) -> Result<()> {

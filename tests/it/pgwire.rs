@@ -1473,3 +1473,90 @@ async fn a_query_past_the_memory_limit_is_53200_and_the_server_goes_on() {
         .unwrap();
     assert_eq!(rows[0].get::<_, i64>("n"), 1000);
 }
+
+/// The lambda genome in 256 bp windows and the micro HyenaDNA fixture, one
+/// sequence per model call and no result cache: model queries that take long.
+fn slow_model_database(dir: &std::path::Path) -> omicsdb::Database {
+    let db = omicsdb::Database::open(dir.join("db")).unwrap();
+    db.ingest_genome(&omicsdb::GenomeIngest {
+        assembly: "lambda".into(),
+        path: crate::support::data_dir().join("genome/lambda_virus.fa.gz"),
+        width: 256,
+        stride: 256,
+        window_set: None,
+        replace: false,
+    })
+    .unwrap();
+    let micro = crate::support::data_dir().join("fixtures/hyenadna/micro");
+    omicsdb_storage::models::import_model(db.store(), "micro", &micro, "random weights (test fixture)").unwrap();
+    db.refresh().unwrap();
+    db.models().set_batch_tokens(1);
+    db.models().set_cache_enabled(false);
+    db
+}
+
+/// 48 000 distinct 128 bp sequences of the lambda genome, 8192 per Arrow
+/// batch (so per function call): minutes of model calls.
+fn slow_model_query(db: &omicsdb::Database) -> String {
+    let chrom = db.store().assembly("lambda").unwrap().chroms[0].name.clone();
+    format!("SELECT hyena_embed(sequence('{chrom}', value, value + 128), 'micro') FROM generate_series(0, 48000)")
+}
+
+/// Waits until no model call has started for a while; the model-call count then.
+async fn model_calls_settle(db: &omicsdb::Database) -> u64 {
+    let mut last = db.models().stats.model_calls();
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = db.models().stats.model_calls();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_or_cancelled_model_query_stops_promptly_and_its_model_calls_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = slow_model_database(dir.path());
+    let server = start_with(Arc::new(db.context().clone()), trusted()).await;
+    let client = server.connect().await;
+    let slow = slow_model_query(&db);
+
+    // statement_timeout: the error comes at the deadline, not when the model is done.
+    timeout(STEP, client.simple_query("SET statement_timeout = 1000")).await.unwrap().unwrap();
+    let started = std::time::Instant::now();
+    let err = timeout(STEP, client.simple_query(&slow)).await.expect("the timeout must fire").unwrap_err();
+    assert_eq!(sqlstate(&err), "57014", "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "57014 after {:?}", started.elapsed());
+    let calls = db.models().stats.model_calls();
+    assert!(calls > 0, "the query never reached the model");
+    // Every partition stops before its next micro-batch: at most one more
+    // call each after the client has its error.
+    let partitions = db.context().copied_config().target_partitions() as u64;
+    let settled = timeout(Duration::from_secs(10), model_calls_settle(&db)).await.expect("model calls go on after the timeout");
+    assert!(settled <= calls + partitions, "{} model calls after the timeout", settled - calls);
+    // The session goes on.
+    timeout(STEP, client.simple_query("SET statement_timeout = 0")).await.unwrap().unwrap();
+    let rows = timeout(STEP, client.query("SELECT count(*) AS n FROM windows", &[])).await.unwrap().unwrap();
+    assert!(rows[0].get::<_, i64>("n") > 100);
+
+    // A CancelRequest, over the extended protocol.
+    let before = db.models().stats.model_calls();
+    let token = client.cancel_token();
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        token.cancel_query(NoTls).await.unwrap();
+        std::time::Instant::now()
+    });
+    let err = timeout(STEP, client.query(slow.as_str(), &[])).await.expect("the cancel must stop the query").unwrap_err();
+    let cancelled_at = canceller.await.unwrap();
+    assert_eq!(sqlstate(&err), "57014", "{err:?}");
+    assert!(cancelled_at.elapsed() < Duration::from_secs(4), "57014 {:?} after the cancel", cancelled_at.elapsed());
+    assert!(db.models().stats.model_calls() > before, "the query never reached the model");
+    let calls = db.models().stats.model_calls();
+    let settled = timeout(Duration::from_secs(10), model_calls_settle(&db)).await.expect("model calls go on after the cancel");
+    assert!(settled <= calls + partitions, "{} model calls after the cancel", settled - calls);
+    let rows = timeout(STEP, client.query("SELECT count(*) AS n FROM windows", &[])).await.unwrap().unwrap();
+    assert!(rows[0].get::<_, i64>("n") > 100);
+}

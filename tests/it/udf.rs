@@ -238,3 +238,28 @@ fn oversize_windows_and_unknown_models_are_clear_errors() {
     assert!(e.contains("unknown model 'nope'"), "{e}");
     assert_eq!(s.registry.stats.model_calls(), 0);
 }
+
+#[test]
+fn the_model_result_cache_keeps_to_the_limit_the_database_was_opened_with() {
+    let tmp = tempfile::tempdir().unwrap();
+    let options = omicsdb::OpenOptions { model_cache_limit: Some(16 * 1024), ..Default::default() };
+    let db = Database::open_with(tmp.path().join("db"), &options).unwrap();
+    db.ingest_genome(&GenomeIngest {
+        assembly: "lambda".into(),
+        path: data_dir().join("genome/lambda_virus.fa.gz"),
+        width: 256,
+        stride: 256,
+        window_set: None,
+        replace: false,
+    })
+    .unwrap();
+    models::import_model(db.store(), "micro", &data_dir().join("fixtures/hyenadna/micro"), "random weights (test fixture)").unwrap();
+    db.refresh().unwrap();
+    let batches = rt().block_on(db.sql("SELECT hyena_embed(seq, 'micro') FROM windows")).unwrap();
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let cache = db.models().cache();
+    assert_eq!(cache.budget(), 16 * 1024);
+    let bytes = cache.bytes().unwrap();
+    assert!(bytes <= 16 * 1024, "the cache holds {bytes} bytes");
+    assert!(cache.len() > 0 && cache.len() < rows, "{} of {rows} results cached", cache.len());
+}

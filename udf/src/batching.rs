@@ -15,6 +15,7 @@ use omicsdb_storage::models::ModelMeta;
 
 use crate::cache::{ResultCache, sequence_hash};
 use crate::error::{Result, UdfError};
+use crate::interrupt::{StatementInterrupt, run_blocking};
 use crate::registry::ModelRegistry;
 
 /// One kind of per-sequence model output (an embedding, a log-likelihood).
@@ -55,12 +56,27 @@ struct Unique<'a> {
 /// Computes `task` for every row of `seqs` (NULL rows stay `None`).
 ///
 /// Errors name the first offending row: an empty sequence, one longer than the
-/// model's `max_seq_len`, or a byte the HyenaDNA tokenizer rejects.
+/// model's `max_seq_len`, or a byte the HyenaDNA tokenizer rejects. The work
+/// runs where it does not stall the async runtime ([`run_blocking`]) and stops
+/// with [`UdfError::Interrupted`] before the next micro-batch once `interrupt`
+/// fires.
 pub fn evaluate<T: Task>(
     registry: &ModelRegistry,
     task: &T,
     meta: &ModelMeta,
     seqs: &[Option<&[u8]>],
+    interrupt: &StatementInterrupt,
+) -> Result<Vec<Option<T::Out>>> {
+    run_blocking(|| evaluate_here(registry, task, meta, seqs, interrupt))
+}
+
+/// [`evaluate`] on the calling thread.
+fn evaluate_here<T: Task>(
+    registry: &ModelRegistry,
+    task: &T,
+    meta: &ModelMeta,
+    seqs: &[Option<&[u8]>],
+    interrupt: &StatementInterrupt,
 ) -> Result<Vec<Option<T::Out>>> {
     let function = task.function();
     let limit = meta.max_seq_len().unwrap_or(usize::MAX);
@@ -115,6 +131,9 @@ pub fn evaluate<T: Task>(
         for (len, members) in by_len {
             let rows_per_call = (budget / len).max(1);
             for chunk in members.chunks(rows_per_call) {
+                if let Some(source) = interrupt.stopped() {
+                    return Err(UdfError::Interrupted { function, source });
+                }
                 let mut ids = Vec::with_capacity(chunk.len() * len);
                 let mut side = Vec::with_capacity(chunk.len());
                 for &i in chunk {

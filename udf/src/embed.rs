@@ -200,7 +200,7 @@ impl ScalarUDFImpl for HyenaEmbedFunc {
         }
         let seq = a.args[0].to_array(a.number_rows)?;
         let seqs = args::string_rows(NAME, "seq", &seq)?;
-        let out = evaluate(&self.registry, &EmbedTask { pooling }, &meta, &seqs)?;
+        let out = evaluate(&self.registry, &EmbedTask { pooling }, &meta, &seqs, &crate::interrupt::StatementInterrupt::of(&a.config_options))?;
         args::finish(embeddings_array(out, d)?, scalar)
     }
 }

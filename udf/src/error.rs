@@ -71,6 +71,16 @@ pub enum UdfError {
         /// What is wrong.
         message: String,
     },
+    /// The statement was stopped (cancelled, timed out) while the function
+    /// ran; the reason is the error's source (see [`crate::interrupt`]).
+    #[error("{function}: {source}")]
+    Interrupted {
+        /// The SQL function.
+        function: &'static str,
+        /// Why the statement was stopped.
+        #[source]
+        source: crate::interrupt::StopReason,
+    },
     /// The result cache could not be read or written.
     #[error("model result cache: {0}")]
     Cache(String),

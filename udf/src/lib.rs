@@ -45,6 +45,7 @@ pub mod batching;
 pub mod cache;
 pub mod embed;
 pub mod error;
+pub mod interrupt;
 pub mod loglik;
 pub mod models_table;
 pub mod observed;
@@ -53,6 +54,7 @@ pub mod registry;
 
 pub use embed::{HyenaEmbedFunc, Pooling};
 pub use error::{Result, UdfError};
+pub use interrupt::{StatementInterrupt, StopReason};
 pub use loglik::HyenaLoglikFunc;
 pub use models_table::{MODELS_TABLE, models_table};
 pub use predict::PredictOmicsFunc;

@@ -132,7 +132,7 @@ impl ScalarUDFImpl for HyenaLoglikFunc {
         let meta = self.registry.resolve(NAME, model.as_deref())?;
         let seq = a.args[0].to_array(a.number_rows)?;
         let seqs = args::string_rows(NAME, "seq", &seq)?;
-        let out = evaluate(&self.registry, &LoglikTask, &meta, &seqs)?;
+        let out = evaluate(&self.registry, &LoglikTask, &meta, &seqs, &crate::interrupt::StatementInterrupt::of(&a.config_options))?;
         args::finish(Arc::new(Float64Array::from(out)), scalar)
     }
 }

@@ -496,7 +496,7 @@ impl ScalarUDFImpl for PredictOmicsFunc {
         }
         let refs: Vec<Option<&[u8]>> = seqs.iter().map(|s| Some(s.as_slice())).collect();
         let task = PredictTask { head: Arc::clone(&head), mode: self.mode };
-        let results = evaluate(&self.registry, &task, &meta, &refs)?;
+        let results = evaluate(&self.registry, &task, &meta, &refs, &crate::interrupt::StatementInterrupt::of(&a.config_options))?;
         let mut columns: Vec<Vec<f32>> = vec![Vec::with_capacity(n_rows); outputs.len()];
         let mut valid = Vec::with_capacity(n_rows);
         for span in &spans {

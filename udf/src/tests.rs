@@ -324,3 +324,75 @@ fn models_table_lists_versions_and_the_default() {
     assert_eq!(f.registry.resolve("t", Some("micro")).unwrap().version, 2);
     assert_eq!(f.registry.resolve("t", None).unwrap().version, 2);
 }
+
+#[test]
+fn a_stopped_statement_runs_no_further_micro_batch() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::StatementInterrupt;
+
+    let f = fixture(true);
+    f.registry.set_batch_tokens(16);
+    f.registry.set_cache_enabled(false);
+    // 12 distinct sequences of length 16: one per call. The probe fires at its
+    // fourth check, so three micro-batches run and the fourth never starts.
+    let rows: Vec<String> = (0..12).map(|i| format!("('{}')", random_seq(16, 500 + i))).collect();
+    let query = format!("SELECT hyena_embed(s, 'micro') FROM (VALUES {}) t(s)", rows.join(", "));
+    let checks = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&checks);
+    let interrupt = StatementInterrupt::new(move || {
+        (seen.fetch_add(1, Ordering::SeqCst) >= 3).then(|| "canceling statement due to user request".into())
+    });
+    let state = f.ctx.state_ref();
+    state.write().config_mut().options_mut().extensions.insert(interrupt);
+    let e = err(&f, &query);
+    assert!(e.contains("hyena_embed") && e.contains("canceling statement due to user request"), "{e}");
+    assert_eq!(f.registry.stats.model_calls(), 3);
+    // The error's source chain ends in the probe's reason (a server maps it to 57014).
+    // Without an armed interrupt the query runs to the end.
+    state.write().config_mut().options_mut().extensions.insert(StatementInterrupt::default());
+    assert_eq!(embeddings(&sql(&f, &query).unwrap()).len(), 12);
+    assert_eq!(f.registry.stats.model_calls(), 15);
+    // It is not a setting.
+    let e = err(&f, "SET omicsdb_statement.stopped = 'true'");
+    assert!(e.contains("not a setting"), "{e}");
+}
+
+#[test]
+fn model_calls_on_a_multi_threaded_runtime_leave_its_workers_free() {
+    // One worker: a model call that held it would stall the timer below.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let f = fixture(true);
+    f.registry.set_batch_tokens(16);
+    f.registry.set_cache_enabled(false);
+    let rows: Vec<String> = (0..400).map(|i| format!("('{}')", random_seq(64, 900 + i))).collect();
+    let query = format!("SELECT hyena_embed(s, 'micro') FROM (VALUES {}) t(s)", rows.join(", "));
+    let (ticks, elapsed) = rt.block_on(async {
+        let ctx = f.ctx.clone();
+        let started = std::time::Instant::now();
+        let counter = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let c = Arc::clone(&counter);
+        let probe = tokio::spawn(async move {
+            let mut interval = tokio::time::interval(std::time::Duration::from_millis(10));
+            loop {
+                interval.tick().await;
+                c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        // The query runs on the one worker (a spawned task).
+        let batches = tokio::spawn(async move { ctx.sql(&query).await?.collect().await }).await.unwrap().unwrap();
+        let elapsed = started.elapsed();
+        probe.abort();
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 400);
+        (counter.load(std::sync::atomic::Ordering::SeqCst), elapsed)
+    });
+    // A 10 ms timer on a free runtime ticks about elapsed/10ms times; a stalled
+    // one ticks once or twice. Ask for a third of what a free runtime gives.
+    let expected = (elapsed.as_millis() / 10) as u32;
+    assert!(expected >= 10, "the query took {elapsed:?}: too short to tell");
+    assert!(ticks * 3 >= expected, "{ticks} ticks in {elapsed:?}: the model call held the runtime's worker");
+}

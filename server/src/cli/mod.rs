@@ -29,6 +29,10 @@ pub struct Cli {
     /// query spills or fails with SQLSTATE 53200. Default: half of RAM.
     #[arg(long, global = true, env = "OMICSDB_MEMORY_LIMIT", value_parser = omicsdb::memory::parse_size)]
     pub memory_limit: Option<u64>,
+    /// Disk the model result cache may take (e.g. 256M, 4G); past it the
+    /// oldest results are evicted. Default: 1G.
+    #[arg(long, global = true, env = "OMICSDB_MODEL_CACHE_LIMIT", value_parser = omicsdb::memory::parse_size)]
+    pub model_cache_limit: Option<u64>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -77,7 +81,7 @@ pub enum TrackCommand {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
-    let db = Database::open_with(&cli.db, &omicsdb::OpenOptions { memory_limit: cli.memory_limit })?;
+    let db = Database::open_with(&cli.db, &omicsdb::OpenOptions { memory_limit: cli.memory_limit, model_cache_limit: cli.model_cache_limit })?;
     let result = match cli.command {
         Command::Ingest(cmd) => ingest::run(&db, cmd),
         Command::Windows(cmd) => windows::run(&db, cmd),

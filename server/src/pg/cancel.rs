@@ -36,19 +36,33 @@ pub enum Interrupt {
 }
 
 impl Interrupt {
-    /// The error sent to the client: SQLSTATE 57014 with PostgreSQL's wording.
-    pub fn into_error(self) -> PgWireError {
-        let message = match self {
+    /// PostgreSQL's wording.
+    pub fn message(self) -> &'static str {
+        match self {
             Interrupt::Cancelled => "canceling statement due to user request",
             Interrupt::TimedOut => "canceling statement due to statement timeout",
-        };
+        }
+    }
+
+    /// The error sent to the client: SQLSTATE 57014 with PostgreSQL's wording.
+    pub fn into_error(self) -> PgWireError {
         PgWireError::UserError(Box::new(ErrorInfo::new(
             "ERROR".to_owned(),
             "57014".to_owned(),
-            message.to_owned(),
+            self.message().to_owned(),
         )))
     }
 }
+
+impl std::fmt::Display for Interrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// An engine error caused by an [`Interrupt`] (a model function that saw it
+/// between micro-batches) is sent as 57014 too ([`super::sqlstate::code_of`]).
+impl std::error::Error for Interrupt {}
 
 /// Per-session cancel state: a counter bumped by each CancelRequest.
 #[derive(Debug, Default)]
@@ -88,6 +102,26 @@ impl SessionControl {
                 None => notified.await,
             }
         }
+    }
+}
+
+impl SessionControl {
+    /// The probe model functions check between micro-batches (see
+    /// [`omicsdb_udf::interrupt`]): a cancel after `since`, or `deadline`
+    /// passed. Unlike [`GuardedRows`] it needs no poll, so it fires while a
+    /// model call holds the thread the statement's stream is polled on.
+    pub fn interrupt(self: &Arc<Self>, since: u64, deadline: Option<Instant>) -> omicsdb_udf::StatementInterrupt {
+        let control = Arc::clone(self);
+        omicsdb_udf::StatementInterrupt::new(move || {
+            let why = if control.epoch() != since {
+                Interrupt::Cancelled
+            } else if deadline.is_some_and(|d| Instant::now() >= d) {
+                Interrupt::TimedOut
+            } else {
+                return None;
+            };
+            Some(Box::new(why) as omicsdb_udf::StopReason)
+        })
     }
 }
 

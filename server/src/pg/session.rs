@@ -101,12 +101,12 @@ impl QueryService {
     /// timezone` change this session and no other.
     pub fn session(&self) -> Arc<SessionService> {
         let ctx = Arc::new(SessionContext::new_with_state(self.base.state()));
-        let inner = Arc::new(DfSessionService::new_with_hooks(ctx, self.hooks.clone()));
+        let inner = Arc::new(DfSessionService::new_with_hooks(Arc::clone(&ctx), self.hooks.clone()));
         let parser = Arc::new(JsonParser {
             inner: <DfSessionService as ExtendedQueryHandler>::query_parser(&inner),
             fast: Arc::clone(&self.fast),
         });
-        Arc::new(SessionService { inner, parser, fast: Arc::clone(&self.fast) })
+        Arc::new(SessionService { ctx, inner, parser, fast: Arc::clone(&self.fast) })
     }
 
     /// The count of statements answered as region lookups without planning
@@ -119,6 +119,8 @@ impl QueryService {
 /// The simple and extended query handler of one session (see
 /// [`QueryService::session`]).
 pub struct SessionService {
+    /// The session's own context (the one `inner` plans with).
+    ctx: Arc<SessionContext>,
     inner: Arc<DfSessionService>,
     parser: Arc<JsonParser>,
     fast: Arc<FastPath>,
@@ -180,14 +182,18 @@ struct Watch {
 }
 
 impl Watch {
-    fn start<C: ClientInfo + ?Sized>(client: &C) -> Watch {
+    /// Starts watching a statement of the session `ctx` belongs to, and arms
+    /// the [`omicsdb_udf::StatementInterrupt`] its model calls check: the
+    /// statement's DataFrame is made from `ctx`'s config after this.
+    fn start<C: ClientInfo + ?Sized>(client: &C, ctx: &SessionContext) -> Watch {
         let control = control_of(client);
         let since = control.as_ref().map_or(0, |c| c.epoch());
-        Watch {
-            control,
-            since,
-            deadline: statement_deadline(client),
+        let deadline = statement_deadline(client);
+        if let Some(control) = &control {
+            let interrupt = control.interrupt(since, deadline);
+            ctx.state_ref().write().config_mut().options_mut().extensions.insert(interrupt);
         }
+        Watch { control, since, deadline }
     }
 
     /// Runs the planning phase, stopping it on cancel or timeout.
@@ -266,7 +272,7 @@ impl SimpleQueryHandler for SessionService {
                 return Ok(vec![Response::Query(response)]);
             }
         }
-        let watch = Watch::start(client);
+        let watch = Watch::start(client, &self.ctx);
         let responses = watch
             .run(<DfSessionService as SimpleQueryHandler>::do_query(&self.inner, client, query))
             .await?;
@@ -443,7 +449,7 @@ impl ExtendedQueryHandler for SessionService {
         if let Some(response) = self.fast.execute_portal(client, portal) {
             return Ok(Response::Query(response));
         }
-        let watch = Watch::start(client);
+        let watch = Watch::start(client, &self.ctx);
         let response = watch
             .run(<DfSessionService as ExtendedQueryHandler>::do_query(
                 &self.inner,

@@ -100,6 +100,9 @@ pub fn code_of(error: &(dyn StdError + 'static)) -> &'static str {
     if error.downcast_ref::<ParserError>().is_some() {
         return codes::SYNTAX_ERROR;
     }
+    if error.downcast_ref::<super::cancel::Interrupt>().is_some() {
+        return codes::QUERY_CANCELED;
+    }
     if let Some(df) = error.downcast_ref::<DataFusionError>() {
         return datafusion_code(df);
     }
