@@ -984,16 +984,7 @@ async fn user_cli_stores_only_verifiers_and_serve_enforces_roles() {
         .unwrap();
     let _guard = ChildGuard(child);
     let server = TestServer { addr: SocketAddr::from(([127, 0, 0, 1], port)), stop: None, task: None };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let reader = loop {
-        match server.connect_as("ann", &format!("password='{reader_pw}'")).await {
-            Ok(client) => break client,
-            Err(e) if tokio::time::Instant::now() < deadline && e.code().is_none() => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(e) => panic!("cannot log in to omicsdb serve: {e}"),
-        }
-    };
+    let reader = connect_when_up(&server, "ann", &format!("password='{reader_pw}'")).await;
     timeout(STEP, reader.simple_query("SELECT 1")).await.unwrap().unwrap();
     let sql = format!("SELECT * FROM read_bed('{bed}')");
     let err = timeout(STEP, reader.simple_query(&sql)).await.unwrap().unwrap_err();
@@ -1439,16 +1430,7 @@ async fn a_query_past_the_memory_limit_is_53200_and_the_server_goes_on() {
         .unwrap();
     let _guard = ChildGuard(child);
     let server = TestServer { addr: SocketAddr::from(([127, 0, 0, 1], port)), stop: None, task: None };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let client = loop {
-        match server.connect_as("omics", "").await {
-            Ok(client) => break client,
-            Err(e) if tokio::time::Instant::now() < deadline && e.code().is_none() => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(e) => panic!("cannot connect to omicsdb serve: {e}"),
-        }
-    };
+    let client = connect_when_up(&server, "omics", "").await;
     // A hash join whose build side cannot spill: the memory pool refuses it.
     let join = "SELECT count(*) FROM generate_series(1, 3000000) a JOIN generate_series(1, 3000000) b ON a.value = b.value";
     let err = timeout(STEP, client.simple_query(join)).await.unwrap().unwrap_err();
@@ -1559,4 +1541,19 @@ async fn a_timed_out_or_cancelled_model_query_stops_promptly_and_its_model_calls
     assert!(settled <= calls + partitions, "{} model calls after the cancel", settled - calls);
     let rows = timeout(STEP, client.query("SELECT count(*) AS n FROM windows", &[])).await.unwrap().unwrap();
     assert!(rows[0].get::<_, i64>("n") > 100);
+}
+
+/// Connects to a spawned `omicsdb serve` once it listens (up to 60 s), as `user` with `extra`
+/// connection options; a refusal by the server (an error with a SQLSTATE) fails at once.
+async fn connect_when_up(server: &TestServer, user: &str, extra: &str) -> Client {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match server.connect_as(user, extra).await {
+            Ok(client) => return client,
+            Err(e) if tokio::time::Instant::now() < deadline && e.code().is_none() => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("cannot connect to omicsdb serve as {user}: {e}"),
+        }
+    }
 }

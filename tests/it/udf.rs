@@ -23,9 +23,8 @@ struct Setup {
     chrom: String,
 }
 
-fn setup() -> Setup {
-    let tmp = tempfile::tempdir().unwrap();
-    let db = Database::open(tmp.path().join("db")).unwrap();
+/// Ingests the bundled lambda phage genome in 256 bp windows.
+fn ingest_lambda(db: &Database) {
     db.ingest_genome(&GenomeIngest {
         assembly: "lambda".into(),
         path: data_dir().join("genome/lambda_virus.fa.gz"),
@@ -35,6 +34,12 @@ fn setup() -> Setup {
         replace: false,
     })
     .unwrap();
+}
+
+fn setup() -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Database::open(tmp.path().join("db")).unwrap();
+    ingest_lambda(&db);
     let micro = data_dir().join("fixtures/hyenadna/micro");
     models::import_model(db.store(), "micro", &micro, "random weights (test fixture)").unwrap();
     // What the engine does on open/refresh, done here with the udf crate's public API.
@@ -244,15 +249,7 @@ fn the_model_result_cache_keeps_to_the_limit_the_database_was_opened_with() {
     let tmp = tempfile::tempdir().unwrap();
     let options = omicsdb::OpenOptions { model_cache_limit: Some(16 * 1024), ..Default::default() };
     let db = Database::open_with(tmp.path().join("db"), &options).unwrap();
-    db.ingest_genome(&GenomeIngest {
-        assembly: "lambda".into(),
-        path: data_dir().join("genome/lambda_virus.fa.gz"),
-        width: 256,
-        stride: 256,
-        window_set: None,
-        replace: false,
-    })
-    .unwrap();
+    ingest_lambda(&db);
     models::import_model(db.store(), "micro", &data_dir().join("fixtures/hyenadna/micro"), "random weights (test fixture)").unwrap();
     db.refresh().unwrap();
     let batches = rt().block_on(db.sql("SELECT hyena_embed(seq, 'micro') FROM windows")).unwrap();
