@@ -36,6 +36,7 @@ mod sequence_source;
 mod stored_tables;
 mod track_values;
 pub mod train;
+pub mod train_defaults;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -39,6 +39,7 @@ use crate::error::{Error as EngineError, Result};
 
 /// The training-loop options (re-exported for the CLI).
 pub use omicsdb_model::train::TrainOptions as LoopOptions;
+pub use crate::train_defaults::{DataFacts, Preset, SettingChoice, SettingSource, TrainRequest, choose, resolve};
 
 /// The SQL table of per-track metrics of every omics model version.
 pub const MODEL_METRICS_TABLE: &str = "model_metrics";
@@ -100,6 +101,43 @@ pub struct TrainOpts {
     pub train: TrainOptions,
     /// Catalog note.
     pub note: String,
+    /// How each setting was chosen ([`resolve`]), stored with the model's metrics under
+    /// `training.settings`; empty when the caller set every field itself.
+    pub settings: Vec<SettingChoice>,
+}
+
+/// Options naming only a window set, for reading its tracks.
+pub(crate) fn blank_opts(window_set: &str) -> TrainOpts {
+    TrainOpts {
+        model: String::new(),
+        from: None,
+        window_set: window_set.into(),
+        tracks: Vec::new(),
+        tissues: Vec::new(),
+        holdout_chroms: Vec::new(),
+        valid_chroms: Vec::new(),
+        flank_bp: 0,
+        d_model: 0,
+        n_layer: 0,
+        short_filter_order: 0,
+        filter_emb_dim: 0,
+        max_windows: None,
+        rc_average: false,
+        pooling: Pooling::Mean,
+        stem: None,
+        bin_bp: None,
+        bin_context: 0,
+        motif_seeds: 0,
+        impute: None,
+        train: TrainOptions::default(),
+        note: String::new(),
+        settings: Vec::new(),
+    }
+}
+
+/// The tracks `opts` selects on a window set (for [`crate::train_defaults::data_facts`]).
+pub(crate) fn select_tracks_for(store: &Store, window_set: &str, assembly: &str, opts: &TrainOpts) -> Result<Vec<OmicsTrack>> {
+    select_tracks(store, window_set, assembly, opts)
 }
 
 /// Progress events of a training run.
@@ -282,14 +320,28 @@ async fn read_bins(db: &Database, ws: &WindowSetMeta, bin_bp: usize, tracks: &[O
         tracks.iter().all(|t| all_tracks.iter().any(|m| m.name == t.name && m.files.contains_key(name) && m.columns.contains(&t.column)))
     };
     let sets = store.window_sets()?;
-    let Some(bin_set) = sets
+    let found = sets
         .iter()
         .find(|s| s.assembly == ws.assembly && s.width == bin_bp as u64 && s.stride == bin_bp as u64 && holds_tracks(&s.name))
-    else {
-        return Err(other(format!(
-            "--bin-size {bin_bp}: the per-bin targets come from a window set of {bin_bp} bp windows (stride {bin_bp}) on assembly '{}' that holds the tracks, and there is none; create one before ingesting the tracks: `omicsdb windows create --assembly {} --name bins{bin_bp} --width {bin_bp}`",
-            ws.assembly, ws.assembly
-        )));
+        .cloned();
+    let bin_set = match found {
+        Some(set) => set,
+        // None yet: create one; creating a window set fills it from the tracks' sources.
+        None => {
+            let taken = |name: &str| sets.iter().any(|s| s.name == name);
+            let name = [format!("bins{bin_bp}"), format!("{}_bins{bin_bp}", ws.assembly)]
+                .into_iter()
+                .find(|n| !taken(n))
+                .ok_or_else(|| {
+                    other(format!(
+                        "--bin-size {bin_bp}: the per-bin targets need a window set of {bin_bp} bp windows (stride {bin_bp}) on assembly '{}' holding the tracks; the names bins{bin_bp} and {}_bins{bin_bp} are taken by other window sets",
+                        ws.assembly, ws.assembly
+                    ))
+                })?;
+            db.create_window_set(&ws.assembly, &name, bin_bp as u64, bin_bp as u64, false).map_err(|e| {
+                other(format!("--bin-size {bin_bp}: creating the bin window set '{name}' from the tracks failed: {e}"))
+            })?
+        }
     };
     let cols: Vec<String> = tracks.iter().map(|t| quote(&t.column)).collect();
     let query = format!("SELECT chrom, start, {} FROM {}", cols.join(", "), quote(&bin_set.name));
@@ -482,6 +534,7 @@ fn impute_saved(predictor: &OmicsPredictor, data: &Dataset, rc_average: bool) ->
 
 /// Trains, evaluates and registers an omics model (see the module docs).
 pub async fn train_omics(db: &Database, opts: &TrainOpts, progress: &mut dyn FnMut(&TrainEvent)) -> Result<TrainOutcome> {
+    let started = std::time::Instant::now();
     let store = Arc::clone(db.store());
     models::check_model_name(&opts.model)?;
     if opts.holdout_chroms.is_empty() {
@@ -605,6 +658,8 @@ pub async fn train_omics(db: &Database, opts: &TrainOpts, progress: &mut dyn FnM
     };
     net.seed_stem(&seeds)?;
     let mut train_opts = opts.train.clone();
+    // The budget covers loading too: the loop gets what is left of it (at least a second).
+    train_opts.time_budget = opts.train.time_budget.map(|b| b.saturating_sub(started.elapsed()).max(std::time::Duration::from_secs(1)));
     let ckpt: PathBuf = store.path(&format!("checkpoints/{}", opts.model));
     if !train_opts.resume {
         std::fs::remove_dir_all(&ckpt).ok();
@@ -639,6 +694,9 @@ pub async fn train_omics(db: &Database, opts: &TrainOpts, progress: &mut dyn FnM
         },
         "training": {
             "epochs": report.epochs, "best_epoch": report.best_epoch, "stopped_early": report.stopped_early,
+            "time_budget_s": opts.train.time_budget.map(|b| b.as_secs_f64()),
+            "budget_plan": report.budget_plan, "stopped_by_budget": report.stopped_by_budget,
+            "settings": opts.settings,
             "seconds": report.seconds, "train_windows_per_s": last_wps, "seed": opts.train.seed,
             "lr": opts.train.lr, "batch_size": opts.train.batch_size, "from": opts.from,
             "rc_augment": opts.train.rc_augment,

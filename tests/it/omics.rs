@@ -108,6 +108,7 @@ fn tiny_opts(model: &str) -> TrainOpts {
         // tried (1-4) and for either set of gemm kernels (AVX2 or AVX-512 rounding).
         train: LoopOptions { epochs: 30, batch_size: 16, lr: 1e-2, seed: 1, patience: 30, ..Default::default() },
         note: "test".into(),
+        settings: Vec::new(),
     }
 }
 
@@ -245,8 +246,7 @@ fn stem_model_learns_and_serves_through_sql() {
 
 /// Per-bin outputs, motif seeds, the fused ReLU stem, shift augmentation and weight
 /// averaging: the seeds find the planted motif, the model learns it and `predict_omics`
-/// serves it; without the bin window set,
-/// training says how to make one.
+/// serves it; without a bin window set, training makes and fills one.
 #[test]
 fn binned_seeded_stem_model_learns_and_serves() {
     let tmp = tempfile::tempdir().unwrap();
@@ -297,10 +297,24 @@ fn binned_seeded_stem_model_learns_and_serves() {
     let bad = TrainOpts { model: "x".into(), bin_bp: Some(48), ..opts.clone() };
     let err = rt().block_on(train_omics(&db, &bad, &mut |_| {})).unwrap_err().to_string();
     assert!(err.contains("must divide the window width"), "{err}");
+    // Without a bin window set, training creates `bins32` and fills it from the tracks'
+    // sources: the same bin values as the set made before the tracks.
     let tmp2 = tempfile::tempdir().unwrap();
     let plain = toy_db(tmp2.path());
-    let err = rt().block_on(train_omics(&plain, &opts, &mut |_| {})).unwrap_err().to_string();
-    assert!(err.contains("omicsdb windows create --assembly syn --name bins32 --width 32"), "{err}");
+    let quick = TrainOpts { train: LoopOptions { epochs: 1, ..opts.train.clone() }, ..opts.clone() };
+    rt().block_on(train_omics(&plain, &quick, &mut |_| {})).unwrap();
+    let bins = |db: &Database, set: &str| -> Vec<String> {
+        let sql = format!("SELECT chrom, start, liver_atac, liver_k27ac FROM {set} ORDER BY chrom, start");
+        let batches = rt().block_on(db.sql(&sql)).unwrap();
+        arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string().lines().map(String::from).collect()
+    };
+    let made = bins(&plain, "bins32");
+    assert!(made.len() > 3 * CHROM_LEN / 32, "{} lines", made.len());
+    assert_eq!(made, bins(&db, "bins"));
+    // A second run finds the set and does not make another.
+    rt().block_on(train_omics(&plain, &TrainOpts { model: "again".into(), ..quick }, &mut |_| {})).unwrap();
+    let sets: Vec<String> = plain.store().window_sets().unwrap().into_iter().map(|s| s.name).collect();
+    assert_eq!(sets.len(), 2, "{sets:?}");
 }
 
 /// Imputation: two more liver tracks that the sequence says nothing about (a random

@@ -8,7 +8,7 @@
 //! reproducible but not bit-identical to an uninterrupted one.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
@@ -61,6 +61,55 @@ pub struct TrainOptions {
     /// the weights with this decay per step (e.g. 0.99) instead of the raw weights
     /// ([`super::ema::WeightAverage`]). 0: off.
     pub ema_decay: f64,
+    /// Wall-clock budget of this call. After a short probe of the step rate the run plans
+    /// what fits ([`plan_for_budget`]): all `epochs` if they fit, else as many whole
+    /// epochs as fit (at least [`MIN_BUDGET_EPOCHS`]), else [`MIN_BUDGET_EPOCHS`] epochs of
+    /// a seeded sample of the batches each, so validation and the best checkpoint come
+    /// often enough; the learning-rate schedule spans the planned steps. When the budget
+    /// ends mid-epoch, the epoch ends there, is validated, and the run stops with the best
+    /// validation checkpoint. `None`: no limit.
+    pub time_budget: Option<Duration>,
+}
+
+/// Fewest epochs (validations) a budgeted run plans for.
+pub const MIN_BUDGET_EPOCHS: usize = 6;
+
+/// Optimiser steps timed before a budgeted run plans (after one untimed warm-up step).
+const PROBE_STEPS: usize = 12;
+
+/// A budgeted run's plan: epochs and optimiser steps per epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetPlan {
+    /// Epochs planned.
+    pub epochs: usize,
+    /// Steps per epoch (all of the training set's batches, or a sample of them).
+    pub steps_per_epoch: usize,
+}
+
+/// What fits in `seconds_left` at `seconds_per_step`, for at most `max_epochs` epochs of
+/// `full_steps` steps, each followed by a validation pass over `valid_windows` (a
+/// forward pass only: costed at a third of a training step per window).
+pub fn plan_for_budget(
+    seconds_left: f64,
+    seconds_per_step: f64,
+    full_steps: usize,
+    batch: usize,
+    valid_windows: usize,
+    max_epochs: usize,
+) -> BudgetPlan {
+    let per_step = seconds_per_step.max(1e-9);
+    let valid_s = valid_windows as f64 / batch.max(1) as f64 * per_step / 3.0;
+    let per_epoch = full_steps as f64 * per_step + valid_s;
+    let fit = (seconds_left.max(0.0) / per_epoch).floor() as usize;
+    if fit >= max_epochs {
+        return BudgetPlan { epochs: max_epochs, steps_per_epoch: full_steps };
+    }
+    if fit >= MIN_BUDGET_EPOCHS {
+        return BudgetPlan { epochs: fit, steps_per_epoch: full_steps };
+    }
+    let epochs = MIN_BUDGET_EPOCHS.min(max_epochs).max(1);
+    let steps = ((seconds_left.max(0.0) / epochs as f64 - valid_s) / per_step).floor();
+    BudgetPlan { epochs, steps_per_epoch: (steps.max(1.0) as usize).min(full_steps) }
 }
 
 /// How the learning rate changes over a run.
@@ -109,6 +158,7 @@ impl Default for TrainOptions {
             schedule: LrSchedule::Constant,
             shift_augment: 0,
             ema_decay: 0.0,
+            time_budget: None,
         }
     }
 }
@@ -160,6 +210,12 @@ pub struct TrainReport {
     pub stopped_early: bool,
     /// Seconds spent in this call.
     pub seconds: f64,
+    /// The plan of a run with a [`TrainOptions::time_budget`].
+    #[serde(default)]
+    pub budget_plan: Option<BudgetPlan>,
+    /// Whether the time budget ended the run.
+    #[serde(default)]
+    pub stopped_by_budget: bool,
 }
 
 fn bad(what: &str, message: String) -> ModelError {
@@ -307,15 +363,22 @@ pub fn train_observed(
     let mut opt = AdamW::new(net.trainable_vars(), params)?;
     let batch = opts.batch_size.max(1);
     let mut stopped_early = false;
+    let mut stopped_by_budget = false;
     let first = state.epochs.len() + 1;
-    for epoch in first..=opts.epochs {
+    let full_steps = train.n().div_ceil(batch);
+    // Without a budget: every epoch, every batch. With one: planned after the probe.
+    let mut plan = BudgetPlan { epochs: opts.epochs, steps_per_epoch: full_steps };
+    let mut planned: Option<BudgetPlan> = None;
+    let mut probe_start: Option<Instant> = None;
+    let mut probe_steps = 0usize;
+    let mut epoch = first;
+    while epoch <= plan.epochs {
         if state.best_valid.is_some() && epoch - state.best_epoch > opts.patience {
             stopped_early = true;
             break;
         }
         let mut rows: Vec<usize> = (0..train.n()).collect();
         rows.shuffle(&mut StdRng::seed_from_u64(opts.seed.wrapping_add(epoch as u64)));
-        let steps = rows.len().div_ceil(batch);
         let mut flips = StdRng::seed_from_u64(opts.seed.wrapping_add(epoch as u64) ^ 0x7263_6175_67);
         let mut shifts = StdRng::seed_from_u64(opts.seed.wrapping_add(epoch as u64) ^ 0x7368_6966_74);
         let mut hides = StdRng::seed_from_u64(opts.seed.wrapping_add(epoch as u64) ^ 0x6869_6465);
@@ -324,8 +387,19 @@ pub fn train_observed(
         let max_steps = (opts.shift_augment / step_bp) as i64;
         let t0 = Instant::now();
         let (mut sum, mut seen) = (0.0, 0usize);
+        let mut out_of_time = false;
         for (step, chunk) in rows.chunks(batch).enumerate() {
-            opt.set_learning_rate(opts.schedule.at(opts.lr, (epoch - 1) * steps + step, opts.epochs * steps));
+            if step >= plan.steps_per_epoch {
+                break;
+            }
+            if opts.time_budget.is_some_and(|b| started.elapsed() >= b) {
+                out_of_time = true;
+                break;
+            }
+            let steps = plan.steps_per_epoch;
+            // The schedule's position counts this call's epochs from the first one run.
+            let done = (epoch - 1) * steps + step;
+            opt.set_learning_rate(opts.schedule.at(opts.lr, done, plan.epochs * steps));
             let flip: Vec<bool> = chunk.iter().map(|_| opts.rc_augment && flips.random_bool(0.5)).collect();
             let shift: Vec<i64> = chunk
                 .iter()
@@ -344,13 +418,38 @@ pub fn train_observed(
             }
             sum += value * chunk.len() as f64;
             seen += chunk.len();
+            if let (Some(budget), None) = (opts.time_budget, planned) {
+                // One untimed warm-up step, then PROBE_STEPS timed ones (or the epoch's end).
+                match probe_start {
+                    None => probe_start = Some(Instant::now()),
+                    Some(t) => {
+                        probe_steps += 1;
+                        if probe_steps >= PROBE_STEPS || step + 1 == steps {
+                            let per_step = t.elapsed().as_secs_f64() / probe_steps as f64;
+                            let left = budget.as_secs_f64() - started.elapsed().as_secs_f64();
+                            // This epoch's steps so far belong to the planned time.
+                            let for_epochs = left + (step + 1) as f64 * per_step;
+                            let max_epochs = opts.epochs.saturating_sub(first - 1).max(1);
+                            let p = plan_for_budget(for_epochs, per_step, full_steps, batch, valid.n(), max_epochs);
+                            // Epochs of an earlier (resumed) call come before the plan's.
+                            plan = BudgetPlan { epochs: first - 1 + p.epochs, steps_per_epoch: p.steps_per_epoch.max(1) };
+                            planned = Some(plan);
+                        }
+                    }
+                }
+            }
             progress(&StepProgress {
                 epoch,
                 step: step + 1,
-                steps,
+                steps: plan.steps_per_epoch,
                 loss: sum / seen as f64,
                 windows_per_s: seen as f64 / t0.elapsed().as_secs_f64().max(1e-9),
             });
+        }
+        if seen == 0 {
+            // The budget ended before this epoch's first step.
+            stopped_by_budget = true;
+            break;
         }
         let windows_per_s = seen as f64 / t0.elapsed().as_secs_f64().max(1e-9);
         // Validation, the epoch hook and the best checkpoint see the averaged weights.
@@ -382,6 +481,11 @@ pub fn train_observed(
             save_weights(net, &dir.join("last.safetensors"))?;
             save_state(dir, &state)?;
         }
+        if out_of_time || opts.time_budget.is_some_and(|b| started.elapsed() >= b) {
+            stopped_by_budget = epoch < plan.epochs || out_of_time;
+            break;
+        }
+        epoch += 1;
     }
     match (&opts.checkpoint_dir, average.as_mut()) {
         (Some(dir), _) => {
@@ -394,7 +498,14 @@ pub fn train_observed(
         (None, Some(avg)) => avg.swap(net)?,
         (None, None) => {}
     }
-    Ok(TrainReport { epochs: state.epochs, best_epoch: state.best_epoch, stopped_early, seconds: started.elapsed().as_secs_f64() })
+    Ok(TrainReport {
+        epochs: state.epochs,
+        best_epoch: state.best_epoch,
+        stopped_early,
+        seconds: started.elapsed().as_secs_f64(),
+        budget_plan: planned,
+        stopped_by_budget,
+    })
 }
 
 #[cfg(test)]
@@ -485,6 +596,54 @@ mod tests {
         let (c, _) = run(&more);
         assert_eq!(c.epochs.len(), 6);
         assert_eq!(losses(&c)[..4], losses(&a)[..]);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_budget_plans_whole_epochs_or_samples_of_batches() {
+        // 10 s a step, 100 steps an epoch, validation 320 windows at batch 32: 33.3 s.
+        let p = |left: f64, max| plan_for_budget(left, 10.0, 100, 32, 320, max);
+        assert_eq!(p(1e9, 12), BudgetPlan { epochs: 12, steps_per_epoch: 100 });
+        // 8 whole epochs fit in 8.5 epochs' time.
+        assert_eq!(p(8.5 * 1033.4, 12), BudgetPlan { epochs: 8, steps_per_epoch: 100 });
+        // Under MIN_BUDGET_EPOCHS whole epochs: that many epochs of sampled batches.
+        let short = p(3000.0, 12);
+        assert_eq!(short.epochs, MIN_BUDGET_EPOCHS);
+        assert_eq!(short.steps_per_epoch, 46); // (3000 / 6 - 33.3) / 10
+        // Never zero steps; never more epochs than asked.
+        assert_eq!(p(0.0, 12).steps_per_epoch, 1);
+        assert_eq!(p(100.0, 2).epochs, 2);
+    }
+
+    #[test]
+    fn a_run_stops_when_its_budget_ends_and_keeps_the_best_checkpoint() {
+        let (train_set, valid_set) = (toy_data(256, 1), toy_data(32, 2));
+        let dir = std::env::temp_dir().join(format!("omics-train-budget-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        // First, how long one epoch takes here.
+        let one = TrainOptions { epochs: 1, batch_size: 8, lr: 5e-3, seed: 9, ..Default::default() };
+        let (timed, _, _) = run_toy(&one, &train_set, &valid_set);
+        let epoch_s = timed.seconds;
+        // A budget of about 2.5 epochs for a run asking for 1000: the plan is
+        // MIN_BUDGET_EPOCHS epochs of sampled batches, and the run ends near the budget.
+        let budget = Duration::from_secs_f64(epoch_s * 2.5);
+        let opts = TrainOptions {
+            epochs: 1000,
+            patience: 1000,
+            time_budget: Some(budget),
+            checkpoint_dir: Some(dir.clone()),
+            ..one.clone()
+        };
+        let (report, _, kept) = run_toy(&opts, &train_set, &valid_set);
+        let plan = report.budget_plan.expect("a budgeted run has a plan");
+        assert_eq!(plan.epochs, MIN_BUDGET_EPOCHS, "{plan:?}");
+        assert!(plan.steps_per_epoch < train_set.n().div_ceil(8), "{plan:?}");
+        assert!(report.epochs.len() <= MIN_BUDGET_EPOCHS, "{:?}", report.epochs);
+        assert!(report.seconds < budget.as_secs_f64() + 2.0 * epoch_s, "{} s for a {budget:?} budget", report.seconds);
+        // The weights kept are the best validated epoch's.
+        let best = report.epochs[report.best_epoch - 1].valid_loss;
+        assert!((kept - best).abs() < 1e-6, "{kept} vs {:?}", report.epochs);
+        assert!(report.epochs.iter().all(|e| e.valid_loss >= best));
         std::fs::remove_dir_all(&dir).ok();
     }
 

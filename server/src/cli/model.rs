@@ -30,6 +30,9 @@ pub enum ModelCommand {
     Show {
         /// Model name, or NAME@VERSION.
         name: String,
+        /// Print the whole catalog record as JSON instead (metrics, settings, config).
+        #[arg(long)]
+        json: bool,
     },
     /// Make NAME the default model of hyena_embed(seq) / hyena_loglik(seq).
     SetDefault {
@@ -75,7 +78,7 @@ pub fn run(db: &Database, cmd: ModelCommand) -> Result<()> {
                 println!("{}{mark}: {}", m.label(), summary(m));
             }
         }
-        ModelCommand::Show { name } => {
+        ModelCommand::Show { name, json } => {
             let (base, version) = match name.rsplit_once('@') {
                 Some((b, v)) => (
                     b.to_string(),
@@ -86,7 +89,14 @@ pub fn run(db: &Database, cmd: ModelCommand) -> Result<()> {
                 None => (name.clone(), None),
             };
             let m = models::model(store, &base, version)?;
-            println!("{}", serde_json::to_string_pretty(&m)?);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&m)?);
+            } else {
+                println!("{}: {}", m.label(), summary(&m));
+                super::train::print_settings(&m);
+                super::train::print_metrics(&m);
+                println!("(the whole record: omicsdb model show {} --json)", m.label());
+            }
         }
         ModelCommand::SetDefault { name } => {
             models::set_default_embedding_model(store, &name)?;
