@@ -98,14 +98,22 @@ def main():
                     help="also write windows.tsv (chrom, start, end, seq, one column per track) for "
                          "the model-level acceptance test in model/src/train/acceptance.rs")
     ap.add_argument("--chroms", type=int, default=6, help="chromosomes of 1 Mbp each (default 6)")
+    ap.add_argument("--chrom-len", type=int, default=1_000_000,
+                    help="bases per chromosome (default 1,000,000); element, decoy and repeat counts "
+                         "scale with it, so a short genome is the same task, smaller (the CI test)")
     ap.add_argument("--consensus", action="store_true",
                     help="plant each motif's consensus instead of sampling it (an easier task, for diagnostics)")
     ap.add_argument("--min-site-score", type=float, default=None,
                     help="resample planted sites whose log-odds score is below this fraction of "
                          "the matrix's best (e.g. 0.8; default: keep every sampled site)")
     args = ap.parse_args()
-    global CONSENSUS, MIN_SITE_SCORE
+    global CONSENSUS, MIN_SITE_SCORE, CHROM_LEN
     CONSENSUS = args.consensus
+    CHROM_LEN = args.chrom_len
+    if CHROM_LEN < 100_000:
+        ap.error("--chrom-len must be at least 100000")
+    scale = CHROM_LEN / 1_000_000
+    per_chrom = lambda n: max(1, int(round(n * scale)))
     MIN_SITE_SCORE = args.min_site_score
     rng = np.random.default_rng(args.seed)
     here = os.path.dirname(os.path.abspath(__file__))
@@ -123,7 +131,7 @@ def main():
         cursor = 0
         elements = []  # (start, end, tissue or 'ctcf', strength)
         for tissue, (m1, m2) in TISSUES.items():
-            for _ in range(ENHANCERS_PER_MB):
+            for _ in range(per_chrom(ENHANCERS_PER_MB)):
                 slot = slots[cursor]; cursor += 1
                 start = slot * SLOT + int(rng.integers(0, SLOT - ENH_LEN))
                 k = int(rng.integers(2, 5))
@@ -133,19 +141,19 @@ def main():
                     seq[pos:pos + len(site)] = site
                 strength = k * rng.lognormal(0.0, 0.3)
                 elements.append((start, start + ENH_LEN, tissue, strength, k))
-        for _ in range(40):  # shared CTCF sites
+        for _ in range(per_chrom(40)):  # shared CTCF sites
             slot = slots[cursor]; cursor += 1
             start = slot * SLOT + int(rng.integers(0, SLOT - 60))
             site = sample_motif(rng, motifs["CTCF"])
             seq[start + 20:start + 20 + len(site)] = site
             elements.append((start, start + 60, "ctcf", 1.0, 1))
-        for _ in range(200):  # decoys: single motifs in background slots
+        for _ in range(per_chrom(200)):  # decoys: single motifs in background slots
             name = list(motifs)[int(rng.integers(0, len(motifs)))]
             site = sample_motif(rng, motifs[name])
             pos = int(rng.integers(0, CHROM_LEN - len(site)))
             seq[pos:pos + len(site)] = site
         text = BASES[seq].astype("U1")
-        for _ in range(50):  # soft-masked repeats
+        for _ in range(per_chrom(50)):  # soft-masked repeats
             s = int(rng.integers(0, CHROM_LEN - 1000)); e = s + int(rng.integers(100, 1000))
             text[s:e] = np.char.lower(text[s:e])
         for _ in range(2):  # assembly gaps

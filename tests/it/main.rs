@@ -11,3 +11,4 @@ mod tracks;
 mod materialize;
 mod omics;
 mod pruning;
+mod train_defaults;
