@@ -11,9 +11,17 @@ a = 6, 12, 24) weighted by distance from the window (decay 100 bp into the flank
 four best scores within 150 bp, and per 300 bp span the most hits of either motif and
 the most co-occurring pairs (at thresholds 0.6-0.8), standardised, same logistic fit.
 
+The tissues and their motifs come from DIR/task.json (written by the generator; any
+--tissues, --motif-seed or --grammar), or are the fixed three of synthetic_enhancers.jaspar
+for an older directory without it. Under --grammar pair or spacing both references stay
+as they are (hit counts do not see spacing or orientation): the honest true-motif level.
+
   python3 scripts/acceptance_omics.py DIR --seed 7 --windows-tsv
-  python3 scripts/acceptance_pwm_reference.py DIR
+  python3 scripts/acceptance_pwm_reference.py DIR [--json OUT.json]
+(--json: per tissue the held-out AUROC of both references, {"liver": {"plain": .., "soft": ..}})
 """
+import argparse
+import json
 import os
 import sys
 
@@ -27,7 +35,7 @@ TRAIN_CHROMS = ["chr1", "chr2", "chr3", "chr4"]
 HELD_OUT = "chr6"
 FLANK = 300
 THRESHOLDS = [0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9]
-TISSUES = {"liver": ("HNF4A", "CEBPA"), "blood": ("GATA1", "Spi1"), "muscle": ("MYOD1", "MEF2C")}
+TISSUES = dict(generator.TISSUES)  # replaced by the task's own (task.json) in main()
 
 
 def read_genome(path):
@@ -114,8 +122,15 @@ def logistic(x, y, l2=1e-2, steps=50):
 
 
 def main():
-    out_dir = sys.argv[1]
-    motifs = generator.load_motifs(os.path.join(HERE, "..", "data", "motifs", "synthetic_enhancers.jaspar"))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("dir", help="a task directory written with --windows-tsv")
+    ap.add_argument("--json", metavar="OUT", help="also write the held-out AUROCs per tissue to OUT (JSON)")
+    args = ap.parse_args()
+    out_dir = args.dir
+    tissues, motifs = generator.task_motifs(out_dir)
+    TISSUES.clear()
+    TISSUES.update(tissues)
+    result = {}
     genome = read_genome(os.path.join(out_dir, "genome.fa"))
     scores = {(c, m): scan(b, motifs[m]) for c, b in genome.items() for pair in TISSUES.values() for m in pair}
     rows = [line.rstrip("\n").split("\t") for line in open(os.path.join(out_dir, "windows.tsv"))]
@@ -128,6 +143,8 @@ def main():
         y = np.array([float(r[col]) > 0.5 for r in rows])
         x = np.hstack([np.log1p(np.maximum(x, 0)), np.ones((len(x), 1))])
         w = logistic(x[train], y[train])
+        result[tissue] = {"plain": float(auroc(y[test], x[test] @ w)), "held_out": HELD_OUT,
+                          "positives": int(y[test].sum()), "windows": int(test.sum())}
         print(f"{tissue}: true-motif logistic AUROC on {HELD_OUT}: {auroc(y[test], x[test] @ w):.3f} "
               f"(on its training chromosomes {auroc(y[train], x[train] @ w):.3f})")
         s = np.array([soft_features(scores, r[0], int(r[1]), int(r[2]), tissue) for r in rows], dtype=float)
@@ -135,8 +152,13 @@ def main():
         s = (s - s[train].mean(0)) / (s[train].std(0) + 1e-9)
         s = np.hstack([s, np.ones((len(s), 1))])
         w = logistic(s[train], y[train], l2=1e-1, steps=30)
+        result[tissue]["soft"] = float(auroc(y[test], s[test] @ w))
         print(f"{tissue}: soft true-motif logistic AUROC on {HELD_OUT}: {auroc(y[test], s[test] @ w):.3f} "
               f"(on its training chromosomes {auroc(y[train], s[train] @ w):.3f})")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+            f.write("\n")
 
 
 if __name__ == "__main__":

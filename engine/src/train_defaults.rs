@@ -190,8 +190,8 @@ pub struct DataFacts {
     pub bin_sets: Vec<usize>,
 }
 
-/// Bin widths tried, in order of preference.
-const BIN_CANDIDATES: [usize; 7] = [100, 50, 200, 40, 25, 20, 10];
+/// Bin widths tried, in order of preference (decimal and power-of-two window widths).
+const BIN_CANDIDATES: [usize; 12] = [100, 128, 50, 64, 200, 256, 40, 32, 25, 20, 16, 10];
 /// Pools tried for the stem, largest first.
 const POOL_CANDIDATES: [usize; 6] = [10, 8, 5, 4, 2, 1];
 
@@ -223,7 +223,7 @@ fn round_to(value: usize, unit: usize) -> usize {
     ((value + unit / 2) / unit).max(1) * unit
 }
 
-/// The per-bin width for a window of `width` bases: the first of [`BIN_CANDIDATES`] that
+/// The per-bin width for a window of `width` bases: the first of `BIN_CANDIDATES` that
 /// divides it into at least 4 bins, for windows of at least 200 bp.
 pub fn default_bin_size(width: usize) -> Option<usize> {
     if width < 200 {
@@ -267,7 +267,7 @@ pub fn choose(req: &TrainRequest, facts: &DataFacts) -> Result<(TrainOpts, Vec<S
             Some(b) if facts.bin_sets.contains(&b) => (b, format!("per-bin targets give an element-level gradient; {b} bp divides the {w} bp windows into {} bins (the bin window set exists)", w / b)),
             Some(b) if facts.sources_readable => (b, format!("per-bin targets give an element-level gradient; {b} bp divides the {w} bp windows into {} bins (a {b} bp window set is created from the tracks' sources)", w / b)),
             Some(_) => (0, "the tracks' source files cannot be re-read to fill a bin window set, so window targets only".into()),
-            None => (0, format!("{w} bp windows cannot be cut into 4 or more bins of 10-200 bp, so window targets only")),
+            None => (0, format!("{w} bp windows cannot be cut into 4 or more bins of 10-256 bp, so window targets only")),
         },
         |b| if *b == 0 { "off".into() } else { b.to_string() },
     );
@@ -575,6 +575,9 @@ mod tests {
         assert_eq!(opts.stem.unwrap().pool, 8);
         assert_eq!(opts.d_model, 32, "few windows: a narrow backbone");
         assert_eq!(opts.flank_bp % 8, 0);
+        // omicsdb's default 1024 bp windows: 128 bp bins, an 8 bp stem pool.
+        let (opts, _) = choose(&req(), &facts(1024, 60_000)).unwrap();
+        assert_eq!((opts.bin_bp, opts.stem.unwrap().pool, opts.flank_bp, opts.train.shift_augment), (Some(128), 8, 256, 256));
         // 600 bp windows: 100 bp bins; overlapping windows are not shifted.
         let mut f = facts(600, 50_000);
         f.stride = 300;
