@@ -4,11 +4,16 @@ every window, the planted enhancers of each tissue (truth.tsv from
 scripts/acceptance_omics.py) and scores the window by the largest
 `motifs + overlap/300` (sequence-knowable: how many motif instances the element has and
 how much of it lies in the window) or `strength * overlap/300` (also knows the hidden
-noise of the strength). The peak labels are those of windows.tsv.
+noise of the strength). The peak labels are those of windows.tsv. The tissues come from
+DATA_DIR/task.json when it is there (else liver, blood, muscle); truth.tsv holds only active
+elements, so under --grammar pair/spacing the oracles also know which elements are decoys.
 
-Usage: python3 scripts/acceptance_ceiling.py DATA_DIR [chr6]
+Usage: python3 scripts/acceptance_ceiling.py DATA_DIR [chr6] [--json OUT.json]
+(--json: per tissue {"count": AUROC, "strength": AUROC, "positives": n, "windows": n})
 """
-import sys
+import argparse
+import json
+import os
 
 import numpy as np
 
@@ -31,12 +36,20 @@ def auroc(scores, labels):
 
 
 def main():
-    data = sys.argv[1]
-    held_out = (sys.argv[2] if len(sys.argv) > 2 else "chr6").split(",")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("data", metavar="DATA_DIR")
+    ap.add_argument("held_out", nargs="?", default="chr6", help="held-out chromosomes, comma-separated (chr6)")
+    ap.add_argument("--json", metavar="OUT", help="also write the AUROCs per tissue to OUT (JSON)")
+    args = ap.parse_args()
+    data, held_out = args.data, args.held_out.split(",")
+    tissues = ["liver", "blood", "muscle"]
+    if os.path.exists(f"{data}/task.json"):
+        tissues = [t["name"] for t in json.load(open(f"{data}/task.json"))["tissues"]]
+    result = {}
     rows = [l.rstrip("\n").split("\t") for l in open(f"{data}/windows.tsv")]
     header, rows = rows[0], [r for r in rows[1:] if r[0] in held_out]
     truth = [l.split() for l in open(f"{data}/truth.tsv")][1:]
-    for tissue in ["liver", "blood", "muscle"]:
+    for tissue in tissues:
         col = header.index(f"{tissue}_atac_peaks")
         labels = [float(r[col]) > 0 for r in rows]
         by_count, by_strength = {}, {}
@@ -50,9 +63,16 @@ def main():
                 by_count[key] = max(by_count.get(key, 0), int(motifs) + overlap)
                 by_strength[key] = max(by_strength.get(key, 0), float(strength) * overlap)
         keys = [(r[0], int(r[1]) // 1000) for r in rows]
+        count = auroc([by_count.get(k, 0) for k in keys], labels)
+        strength = auroc([by_strength.get(k, 0) for k in keys], labels)
+        result[tissue] = {"count": float(count), "strength": float(strength),
+                          "positives": int(sum(labels)), "windows": len(labels)}
         print(f"{tissue}: {sum(labels)} positive of {len(labels)} windows; AUROC of the motif-count oracle "
-              f"{auroc([by_count.get(k, 0) for k in keys], labels):.3f}, of the strength oracle "
-              f"{auroc([by_strength.get(k, 0) for k in keys], labels):.3f}")
+              f"{count:.3f}, of the strength oracle {strength:.3f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+            f.write("\n")
 
 
 if __name__ == "__main__":

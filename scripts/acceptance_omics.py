@@ -48,7 +48,8 @@ is an extra file):
                      0.65 to another chosen motif or to CTCF (the shared motif, always kept);
                      with --grammar spacing, palindromic matrices are skipped.
   --peak-drop F      fraction of enhancer peaks dropped (default 0.1).
-  --false-peaks-per-100kb X  false peaks at random places per tissue (default 1).
+  --false-peaks-per-100kb X  false peaks at random places per tissue (default 1; per chromosome
+                     X x chrom-len / 100 kb, rounded down).
   --signal-noise X   multiplies the noise of the signal: the scale of the background gamma
                      noise and the sigma of each enhancer's lognormal gain (default 1).
   --chrom-len BP     chromosome length (default 1,000,000); enhancers (110 per Mbp per tissue),
@@ -56,10 +57,13 @@ is an extra file):
                      false peaks scale with it, so small tasks keep the same density
                      (~16 enhancers per tissue on a 150 kb chromosome). When the elements do
                      not fit in 2.5 kb slots (more tissues, decoys), the slots shrink.
+  --enhancers-per-mb N  enhancers per tissue per Mbp (default 110), e.g. 220 for more positives
+                     on a small task.
 
 Usage: python3 scripts/acceptance_omics.py OUT_DIR [--seed 7] [--chroms 6] [--min-site-score 0.8]
          [--grammar any|pair|spacing] [--tissues 3] [--motif-seed S] [--peak-drop 0.1]
-         [--false-peaks-per-100kb 1] [--signal-noise 1] [--chrom-len 1000000] [--windows-tsv]
+         [--false-peaks-per-100kb 1] [--signal-noise 1] [--chrom-len 1000000]
+         [--enhancers-per-mb 110] [--windows-tsv]
        (see scripts/acceptance_omics.sh and scripts/bench_train_defaults.sh)
 """
 import argparse
@@ -282,6 +286,9 @@ def main():
                     help="false peaks per tissue per 100 kb (default 1)")
     ap.add_argument("--signal-noise", type=float, default=1.0,
                     help="multiplier on the signal noise (default 1)")
+    ap.add_argument("--enhancers-per-mb", type=int, default=ENHANCERS_PER_MB,
+                    help=f"enhancers per tissue per Mbp (default {ENHANCERS_PER_MB}; more gives small "
+                         "tasks more positives)")
     args = ap.parse_args()
     global CONSENSUS, MIN_SITE_SCORE
     CONSENSUS = args.consensus
@@ -314,11 +321,12 @@ def main():
             layout[t]["wrong_orientations"] = wrong_orientations(layout[t]["orientation"], motifs[m1], motifs[m2])
     # Per chromosome counts, scaled with its length (the defaults at 1 Mbp).
     scale = chrom_len / 1_000_000
-    n_enh = int(round(ENHANCERS_PER_MB * scale))
-    n_ctcf = int(round(CTCF_PER_MB * scale))
-    n_background = int(round(BACKGROUND_DECOYS_PER_MB * scale))
-    n_repeats = int(round(REPEATS_PER_MB * scale))
-    n_false = int(round(args.false_peaks_per_100kb * chrom_len / 100_000))
+    per_chrom = lambda n: max(1, int(round(n * scale)))
+    n_enh = per_chrom(args.enhancers_per_mb)
+    n_ctcf = per_chrom(CTCF_PER_MB)
+    n_background = per_chrom(BACKGROUND_DECOYS_PER_MB)
+    n_repeats = per_chrom(REPEATS_PER_MB)
+    n_false = int(args.false_peaks_per_100kb * chrom_len // 100_000)
     n_decoys = n_enh if args.grammar != "any" else 0
     needed = len(tissues) * (n_enh + n_decoys) + n_ctcf
     slot = min(SLOT, chrom_len // (needed + 2))
@@ -444,7 +452,7 @@ def main():
         "grammar": args.grammar, "n_tissues": len(tissues), "motif_seed": args.motif_seed,
         "min_site_score": args.min_site_score, "consensus": args.consensus,
         "peak_drop": args.peak_drop, "false_peaks_per_100kb": args.false_peaks_per_100kb,
-        "signal_noise": args.signal_noise,
+        "signal_noise": args.signal_noise, "enhancers_per_mb": args.enhancers_per_mb,
         "motif_file": motif_file.replace(os.sep, "/"),
         "shared_motif": {"id": motif_ids[SHARED_MOTIF], "name": SHARED_MOTIF},
         "per_chrom": {"enhancers_per_tissue": n_enh, "decoys_per_tissue": n_decoys, "ctcf_sites": n_ctcf,

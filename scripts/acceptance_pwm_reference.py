@@ -86,7 +86,7 @@ def features(scores, chrom, start, end, tissue):
         out += [(flanks >= th).sum() for th in THRESHOLDS]
         out.append(core.max())
     # Most hits of either motif within any 300 bp span around the window.
-    both = np.maximum(*(scores[(chrom, m)] for m in TISSUES[tissue]))[max(0, start - 150):end + 150]
+    both = np.maximum(*(scores[(chrom, m)][max(0, start - 150):end + 150] for m in TISSUES[tissue]))
     for th in (0.7, 0.6):
         out.append(box_sum(both >= th).max())
     return out
