@@ -71,7 +71,8 @@ def secs(x):
     if isinstance(x, float):
         if x < 10:
             return f"{x:.1f} s"
-        return f"{x:.0f} s" if x < 120 else f"{int(x // 60)} min {x % 60:.0f} s"
+        whole = int(round(x))
+        return f"{whole} s" if whole < 120 else f"{whole // 60} min {whole % 60} s"
     return "–" if x is None else str(x)
 
 

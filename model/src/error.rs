@@ -8,10 +8,10 @@ use std::path::PathBuf;
 /// SQL user or a CLI user can act on them without reading the code.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    /// A byte in a sequence that the HyenaDNA tokenizer does not accept.
+    /// A byte in a sequence that the tokenizers do not accept.
     #[error(
         "sequence byte {byte:?} (0x{byte:02x}) at position {position} is not a nucleotide the \
-         HyenaDNA tokenizer accepts (A C G T N, or lowercase a c g t n which map to [UNK])"
+         tokenizer accepts (A C G T N, or lowercase a c g t n which map to [UNK])"
     )]
     InvalidBase {
         /// 0-based position of the byte in the sequence.
@@ -110,6 +110,25 @@ pub enum ModelError {
     /// An error from candle (tensor maths, weight loading).
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),
+    /// A model family without the output asked for (e.g. a log-likelihood from a checkpoint
+    /// without an LM head).
+    #[error("{family} model has no {what}")]
+    NotSupported {
+        /// The family.
+        family: &'static str,
+        /// What it lacks.
+        what: &'static str,
+    },
+    /// A checkpoint directory whose family cannot be told from its config.
+    #[error("{dir}: cannot tell the model family from {file}: {reason}")]
+    UnknownFamily {
+        /// The checkpoint directory.
+        dir: PathBuf,
+        /// The config file read.
+        file: String,
+        /// What was found instead, and what is recognised.
+        reason: String,
+    },
     /// The CUDA path failed: no driver or device, a library that could not be loaded, or
     /// a CUDA, cuBLAS or cuFFT call that returned an error (the message names the step).
     #[error("CUDA: {0}")]

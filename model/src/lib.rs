@@ -33,6 +33,8 @@ pub mod simd;
 pub mod threads;
 pub mod train;
 pub mod tokenizer;
+pub mod zoo;
+pub mod bert;
 
 pub use config::Config;
 pub use error::ModelError;

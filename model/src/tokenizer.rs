@@ -44,6 +44,12 @@ pub const VOCAB: [&str; VOCAB_SIZE] = [
     "[CLS]", "[SEP]", "[BOS]", "[MASK]", "[PAD]", "[RESERVED]", "[UNK]", "A", "C", "G", "T", "N",
 ];
 
+/// Whether a byte is a nucleotide letter every family's tokenizer accepts: `A C G T N`,
+/// or lowercase `a c g t n` (soft-masked bases, which the models read as `[UNK]`).
+pub fn is_nucleotide(byte: u8) -> bool {
+    matches!(byte, b'A' | b'C' | b'G' | b'T' | b'N' | b'a' | b'c' | b'g' | b't' | b'n')
+}
+
 /// The id of one byte, or `None` for a byte [`tokenize`] rejects.
 pub fn token_id(byte: u8) -> Option<u32> {
     match byte {
