@@ -224,6 +224,43 @@ impl Database {
         self.refresh()
     }
 
+    /// Imports a checkpoint directory as the next version of model `name`, its family
+    /// (HyenaDNA, DNABERT, ...) detected from its `config.json` by the model zoo
+    /// ([`omicsdb_model::zoo::detect`]); the family's facts (tokenizer, most bases,
+    /// bidirectional, RC-equivariant, LM head) go into the catalog and the `models` table.
+    /// A config no family recognises is an error naming what it says.
+    pub fn import_model(&self, name: &str, dir: &Path, note: &str) -> Result<omicsdb_storage::models::ModelMeta> {
+        let entry = omicsdb_model::zoo::detect(dir)?;
+        let facts = (entry.facts)(dir)?;
+        let hyena = entry.name == omicsdb_storage::models::HYENADNA;
+        let meta = omicsdb_storage::models::import_model_with(
+            &self.inner.store,
+            &omicsdb_storage::models::ModelImport {
+                name,
+                src_dir: dir,
+                note,
+                architecture: entry.name,
+                tracks: Vec::new(),
+                metrics: serde_json::Value::Object(Default::default()),
+                // HyenaDNA entries keep the layout of the catalog before the zoo (their
+                // config says everything), so older omicsdb versions read them too.
+                family: (!hyena).then(|| omicsdb_storage::models::FamilyFacts {
+                    family: facts.family.to_string(),
+                    tokenizer: facts.tokenizer.clone(),
+                    max_len: facts.max_len as u64,
+                    d_model: facts.d_model as u64,
+                    bidirectional: facts.bidirectional,
+                    rc_equivariant: facts.rc_equivariant,
+                    lm_head: facts.lm_head,
+                    poolings: facts.poolings.iter().map(|p| p.name().to_string()).collect(),
+                }),
+                extra_files: entry.extra_files,
+            },
+        )?;
+        self.refresh()?;
+        Ok(meta)
+    }
+
     /// Creates another window set over a stored assembly and makes it queryable.
     pub fn create_window_set(&self, assembly: &str, name: &str, width: u64, stride: u64, replace: bool) -> Result<WindowSetMeta> {
         let ws = self.inner.store.create_window_set(assembly, name, width, stride, replace)?;

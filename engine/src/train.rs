@@ -720,6 +720,8 @@ pub async fn train_omics(db: &Database, opts: &TrainOpts, progress: &mut dyn FnM
             architecture: ARCHITECTURE,
             tracks: spec.tracks.iter().map(|t| t.name.clone()).collect(),
             metrics,
+            family: None,
+            extra_files: &[],
         },
     )?;
     std::fs::remove_dir_all(&out_dir).ok();

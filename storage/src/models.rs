@@ -44,6 +44,29 @@ pub const CONFIG_FILES: [&str; 2] = ["config.json", "config_original.json"];
 /// Catalog key of the default embedding model setting.
 pub const DEFAULT_EMBEDDING_MODEL: &str = "default_embedding_model";
 
+/// What a model's family says of a checkpoint (recorded at import from its config and
+/// tokenizer files; see `omicsdb_model::zoo`). Absent in entries written before the model
+/// zoo: those are HyenaDNA or omics models ([`ModelMeta::family_facts`] fills it in).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FamilyFacts {
+    /// Family name: `hyenadna`, `dnabert`, ...
+    pub family: String,
+    /// Tokenizer, e.g. `char` or `kmer6`.
+    pub tokenizer: String,
+    /// Most bases one input may have.
+    pub max_len: u64,
+    /// Width of the hidden states.
+    pub d_model: u64,
+    /// Whether token states depend on later tokens.
+    pub bidirectional: bool,
+    /// Whether the model is reverse-complement equivariant by construction.
+    pub rc_equivariant: bool,
+    /// Whether the checkpoint has an LM head (`loglik` works).
+    pub lm_head: bool,
+    /// Poolings `embed` accepts, the default first.
+    pub poolings: Vec<String>,
+}
+
 /// One registered model version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelMeta {
@@ -76,6 +99,9 @@ pub struct ModelMeta {
     /// Free text, e.g. `random weights (test fixture)`.
     #[serde(default)]
     pub note: String,
+    /// The family's facts (see [`FamilyFacts`]); use [`ModelMeta::family_facts`].
+    #[serde(default)]
+    pub family: Option<FamilyFacts>,
 }
 
 impl ModelMeta {
@@ -87,11 +113,37 @@ impl ModelMeta {
 
     /// Width of the hidden states (`d_model`).
     pub fn d_model(&self) -> Option<usize> {
-        self.config_usize("d_model")
+        match &self.family {
+            Some(f) => Some(f.d_model as usize),
+            None => self.config_usize("d_model"),
+        }
     }
 
-    /// Maximum input length in tokens (`max_seq_len`, or `layer.l_max`).
+    /// Number of layers (`n_layer`, or BERT's `num_hidden_layers`).
+    pub fn n_layer(&self) -> Option<usize> {
+        self.config_usize("n_layer").or_else(|| self.config_usize("num_hidden_layers"))
+    }
+
+    /// The family's facts: as recorded, or for entries from before the model zoo (HyenaDNA
+    /// and omics models) those of HyenaDNA.
+    pub fn family_facts(&self) -> FamilyFacts {
+        self.family.clone().unwrap_or_else(|| FamilyFacts {
+            family: HYENADNA.to_string(),
+            tokenizer: "char".into(),
+            max_len: self.max_seq_len().unwrap_or(0) as u64,
+            d_model: self.d_model().unwrap_or(0) as u64,
+            bidirectional: false,
+            rc_equivariant: false,
+            lm_head: true,
+            poolings: vec!["mean".into(), "last".into()],
+        })
+    }
+
+    /// Maximum input length in bases (`max_seq_len`, or `layer.l_max`, or the family's).
     pub fn max_seq_len(&self) -> Option<usize> {
+        if let Some(f) = &self.family {
+            return Some(f.max_len as usize);
+        }
         // An omics model with a convolutional stem feeds its backbone one position per
         // `pool` bases, so it takes `pool` times the backbone's length in bases.
         let pool = self.config.pointer("/omics/stem/pool").and_then(|v| v.as_u64()).unwrap_or(1).max(1) as usize;
@@ -134,6 +186,10 @@ pub struct ModelImport<'a> {
     pub tracks: Vec<String>,
     /// Metrics to record.
     pub metrics: serde_json::Value,
+    /// The family's facts (`None` for HyenaDNA and omics models, whose configs say them).
+    pub family: Option<FamilyFacts>,
+    /// Files besides config and weights copied along when present (e.g. `vocab.txt`).
+    pub extra_files: &'a [&'a str],
 }
 
 /// Checks a model name: 1 to 63 of letters, digits, `_`, `-`, `.`, starting
@@ -170,6 +226,8 @@ pub fn import_model(store: &Store, name: &str, src_dir: &Path, note: &str) -> Re
             architecture: HYENADNA,
             tracks: Vec::new(),
             metrics: serde_json::Value::Object(Default::default()),
+            family: None,
+            extra_files: &[],
         },
     )
 }
@@ -213,13 +271,22 @@ pub fn import_model_with(store: &Store, opts: &ModelImport<'_>) -> Result<ModelM
     let config_path = src.join(config_file);
     let config_text =
         std::fs::read_to_string(&config_path).map_err(|e| StorageError::io(&config_path, e))?;
-    let config = parse_config(&config_path, &config_text)?;
+    let config = if opts.family.is_some() {
+        parse_json_object(&config_path, &config_text)?
+    } else {
+        parse_config(&config_path, &config_text)?
+    };
 
     let _guard = store.write_guard();
     let version = next_version(store, opts.name)?;
     let (abs, rel) = store.new_data_dir("model", opts.name)?;
     copy_file(&config_path, &abs.join(config_file))?;
     let sha256 = copy_hashing(&src.join(weights_file), &abs.join(weights_file))?;
+    for extra in opts.extra_files {
+        if src.join(extra).is_file() {
+            copy_file(&src.join(extra), &abs.join(extra))?;
+        }
+    }
     let meta = ModelMeta {
         name: opts.name.to_string(),
         version,
@@ -234,6 +301,7 @@ pub fn import_model_with(store: &Store, opts: &ModelImport<'_>) -> Result<ModelM
         metrics: opts.metrics.clone(),
         created_at: now_unix(),
         note: opts.note.to_string(),
+        family: opts.family.clone(),
     };
     let mut batch = CatalogBatch::new();
     batch.put(model_key(&meta.name, version), &meta)?;
@@ -244,13 +312,19 @@ pub fn import_model_with(store: &Store, opts: &ModelImport<'_>) -> Result<ModelM
     Ok(meta)
 }
 
-/// Parses a config and checks the HyenaDNA fields are there (either layout).
-fn parse_config(path: &Path, text: &str) -> Result<serde_json::Value> {
+/// Parses a config that must be a JSON object.
+fn parse_json_object(path: &Path, text: &str) -> Result<serde_json::Value> {
     let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| StorageError::format(path, Some(e.line() as u64), e.to_string()))?;
     if !value.is_object() {
         return Err(StorageError::format(path, None, "expected a JSON object"));
     }
+    Ok(value)
+}
+
+/// Parses a config and checks the HyenaDNA fields are there (either layout).
+fn parse_config(path: &Path, text: &str) -> Result<serde_json::Value> {
+    let value = parse_json_object(path, text)?;
     for field in ["d_model", "n_layer", "vocab_size"] {
         if config_usize(&value, field).is_none() {
             return Err(StorageError::format(

@@ -12,3 +12,4 @@ mod materialize;
 mod omics;
 mod pruning;
 mod train_defaults;
+mod zoo;

@@ -1557,3 +1557,50 @@ async fn connect_when_up(server: &TestServer, user: &str, extra: &str) -> Client
         }
     }
 }
+
+/// The model zoo over the wire: a DNABERT checkpoint's `embed` and `loglik` beside
+/// HyenaDNA's, through psql, and a family mismatch as an error with its SQLSTATE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zoo_functions_over_psql() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = omicsdb::Database::open(dir.path()).expect("open database");
+    db.ingest_genome(&omicsdb::GenomeIngest {
+        assembly: "lambda".into(),
+        path: crate::support::data_dir().join("genome/lambda_virus.fa.gz"),
+        width: 256,
+        stride: 256,
+        window_set: None,
+        replace: false,
+    })
+    .unwrap();
+    let data = crate::support::data_dir();
+    db.import_model("dnabert6_random", &data.join("fixtures/dnabert/k6_1k"), "random weights (test fixture)").unwrap();
+    db.import_model("micro", &data.join("fixtures/hyenadna/micro"), "random weights (test fixture)").unwrap();
+    let server = start_with(Arc::new(db.context().clone()), trusted()).await;
+    let port = server.addr.port();
+    let out = timeout(
+        Duration::from_secs(120),
+        psql_async(
+            port,
+            vec![],
+            String::new(),
+            "SELECT start, array_length(embed(seq, 'dnabert6_random')) AS d, loglik(substr(seq, 1, 20), 'dnabert6_random') < 0 AS ll, \
+             array_length(embed(seq, 'micro')) AS dh FROM windows ORDER BY start LIMIT 2",
+        ),
+    )
+    .await
+    .unwrap();
+    let rows: Vec<&str> = out.lines().filter(|l| l.contains('|') && !l.contains("start")).collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    for r in rows {
+        let cells: Vec<&str> = r.split('|').map(str::trim).collect();
+        assert_eq!(&cells[1..], ["32", "t", "32"], "{out}");
+    }
+    let client = server.connect().await;
+    let err = timeout(STEP, client.simple_query("SELECT hyena_loglik(seq, 'dnabert6_random') FROM windows LIMIT 1"))
+        .await
+        .unwrap()
+        .expect_err("a DNABERT model in hyena_loglik");
+    assert!(err.to_string().contains("dnabert model") || format!("{err:?}").contains("dnabert model"), "{err:?}");
+    assert_eq!(sqlstate(&err), "22023");
+}

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 
 use candle_core::Tensor;
-use omicsdb_model::{HyenaDna, tokenize};
+use omicsdb_model::zoo::GenomicModel;
 use omicsdb_storage::models::ModelMeta;
 
 use crate::cache::{ResultCache, sequence_hash};
@@ -32,11 +32,12 @@ pub trait Task {
     fn split<'a>(&self, input: &'a [u8]) -> (&'a [u8], &'a [u8]) {
         (input, &[])
     }
-    /// Runs the model on `ids: [rows, len]` (all rows real tokens, no padding)
-    /// with each row's side input ([`Task::split`]) and returns one result per row.
+    /// Runs the model on `ids: [rows, len]` (all rows real tokens of one length, no
+    /// padding; the family's special tokens included) with each row's side input
+    /// ([`Task::split`]) and returns one result per row.
     fn run(
         &self,
-        model: &HyenaDna,
+        model: &dyn GenomicModel,
         ids: &Tensor,
         side: &[&[u8]],
     ) -> Result<Vec<Self::Out>, omicsdb_model::ModelError>;
@@ -56,7 +57,8 @@ struct Unique<'a> {
 /// Computes `task` for every row of `seqs` (NULL rows stay `None`).
 ///
 /// Errors name the first offending row: an empty sequence, one longer than the
-/// model's `max_seq_len`, or a byte the HyenaDNA tokenizer rejects. The work
+/// model's `max_seq_len` (in bases), a byte that is not a nucleotide, or one the
+/// family's tokenizer rejects (e.g. shorter than DNABERT's k). The work
 /// runs where it does not stall the async runtime ([`run_blocking`]) and stops
 /// with [`UdfError::Interrupted`] before the next micro-batch once `interrupt`
 /// fires.
@@ -136,25 +138,28 @@ fn evaluate_here<T: Task>(
                 }
                 let mut ids = Vec::with_capacity(chunk.len() * len);
                 let mut side = Vec::with_capacity(chunk.len());
+                // Sequences of one length have tokenized inputs of one length in every family.
+                let mut tokens_per_row = 0;
                 for &i in chunk {
                     let (seq, extra) = task.split(uniques[i].seq);
                     side.push(extra);
-                    let tokens = tokenize(seq).map_err(|e| UdfError::BadSequence {
+                    let tokens = loaded.model.tokenize(seq).map_err(|e| UdfError::BadSequence {
                         function,
                         row: uniques[i].row,
                         len,
                         message: e.to_string(),
                     })?;
+                    tokens_per_row = tokens.len();
                     ids.extend_from_slice(&tokens);
                 }
                 let model_err = |source: omicsdb_model::ModelError| UdfError::Model {
                     model: meta.label(),
                     source,
                 };
-                let ids = Tensor::from_vec(ids, (chunk.len(), len), registry.device())
+                let ids = Tensor::from_vec(ids, (chunk.len(), tokens_per_row), registry.device())
                     .map_err(|e| model_err(omicsdb_model::ModelError::from(e)))?;
                 let started = std::time::Instant::now();
-                let outs = task.run(&loaded.model, &ids, &side).map_err(model_err)?;
+                let outs = task.run(loaded.model.as_ref(), &ids, &side).map_err(model_err)?;
                 let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
                 registry.stats.model_nanos.fetch_add(nanos, Ordering::Relaxed);
                 registry.stats.model_calls.fetch_add(1, Ordering::Relaxed);
@@ -209,7 +214,7 @@ fn check_sequence(
     if let Some((position, &byte)) = seq
         .iter()
         .enumerate()
-        .find(|(_, b)| omicsdb_model::tokenizer::token_id(**b).is_none())
+        .find(|(_, b)| !omicsdb_model::tokenizer::is_nucleotide(**b))
     {
         let e = omicsdb_model::ModelError::InvalidBase { position, byte };
         return Err(UdfError::BadSequence {

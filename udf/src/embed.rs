@@ -1,19 +1,24 @@
-//! `hyena_embed(seq [, model [, pooling]])`: a fixed-size embedding per sequence.
+//! `embed(seq [, model [, pooling]])` for a model of any family of the model zoo, and
+//! `hyena_embed(seq [, model [, pooling]])`, the same function restricted to HyenaDNA
+//! models: a fixed-size embedding per sequence.
 //!
-//! The sequence is tokenized with the HyenaDNA character tokenizer **without
-//! special tokens** (as the HyenaDNA data loaders feed the model; uppercase
-//! `ACGTN` are bases, lowercase soft-masked bases become `[UNK]` exactly as in
-//! the reference tokenizer, so use `upper(seq)` to embed soft-masked bases as
-//! bases). The model's final hidden states (after the last LayerNorm `ln_f`),
-//! `[L, d_model]`, are pooled:
+//! The sequence is tokenized with the model family's tokenizer, with the special tokens
+//! its reference pipeline adds (HyenaDNA: characters, **no** special tokens, as the
+//! HyenaDNA data loaders feed the model; DNABERT: overlapping k-mers framed by `[CLS]` and
+//! `[SEP]`). Lowercase soft-masked bases are read as `[UNK]` as in the references (for
+//! DNABERT every k-mer holding one), so use `upper(seq)` to embed them as bases. The
+//! final hidden states, `[T, d_model]`, are pooled:
 //!
-//! * `'mean'` (default): the mean over all `L` token positions `0..L`, i.e. every
-//!   base of the sequence and nothing else. Sequences are batched only with
-//!   sequences of the same length, so no padding token ever enters the mean or
-//!   influences the hidden states.
-//! * `'last'`: the hidden state at position `L - 1`, which (the model being
-//!   causal) has seen the whole sequence.
+//! * `'mean'` (default for every family): the mean over the sequence's token positions,
+//!   special tokens excluded (HyenaDNA: all `L` positions; DNABERT: the `L - k + 1`
+//!   k-mers between `[CLS]` and `[SEP]`). Sequences are batched only with sequences of
+//!   the same length, so no padding token ever enters the mean or the hidden states.
+//! * `'last'` (causal families: HyenaDNA): the hidden state of the last base, which has
+//!   seen the whole sequence.
+//! * `'cls'` (DNABERT): the final hidden state of `[CLS]` (BERT's sequence summary; no
+//!   pooler layer is applied, as `BertForMaskedLM` has none).
 //!
+//! A pooling the family does not have is an error naming the ones it has.
 //! Returns `FixedSizeList<Float32, d_model>`; NULL for a NULL sequence.
 
 use std::hash::{Hash, Hasher};
@@ -27,54 +32,37 @@ use datafusion::common::{Result, internal_err};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
-use omicsdb_model::{HyenaDna, ModelError};
+use omicsdb_model::ModelError;
+use omicsdb_model::zoo::{self, GenomicModel};
+pub use omicsdb_model::zoo::Pooling;
 
 use crate::args;
 use crate::batching::{Task, evaluate};
 use crate::cache::{decode_f32, encode_f32};
 use crate::error::UdfError;
 use crate::registry::ModelRegistry;
+use omicsdb_storage::models::{FamilyFacts, ModelMeta};
 
-/// The SQL name.
-pub const NAME: &str = "hyena_embed";
+/// The SQL name of the function for every family.
+pub const NAME: &str = "embed";
+/// The SQL name of the function for HyenaDNA models.
+pub const HYENA_NAME: &str = "hyena_embed";
 const ARGS: [&str; 3] = ["seq", "model", "pooling"];
 
-/// How the per-token hidden states become one vector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Pooling {
-    /// Mean over all token positions of the sequence.
-    Mean,
-    /// The last token position.
-    Last,
-}
-
-impl Pooling {
-    /// Parses `'mean'` or `'last'` (case-insensitive).
-    pub fn parse(text: &str) -> Result<Self, UdfError> {
-        match text.to_ascii_lowercase().as_str() {
-            "mean" => Ok(Pooling::Mean),
-            "last" => Ok(Pooling::Last),
-            _ => Err(UdfError::Argument {
-                function: NAME,
-                argument: "pooling",
-                message: format!("'{text}' is not a pooling; use 'mean' or 'last'"),
-            }),
-        }
-    }
-}
-
-/// Pools final hidden states `[B, L, D]` to `[B, D]` as documented in this module.
-pub fn pool(hidden: &Tensor, pooling: Pooling) -> candle_core::Result<Tensor> {
-    let len = hidden.dim(1)?;
-    match pooling {
-        Pooling::Mean => hidden.mean(1),
-        Pooling::Last => hidden.narrow(1, len - 1, 1)?.squeeze(1),
-    }
+/// Parses a pooling argument of `function`.
+pub fn parse_pooling(function: &'static str, text: &str) -> Result<Pooling, UdfError> {
+    Pooling::parse(text).ok_or_else(|| UdfError::Argument {
+        function,
+        argument: "pooling",
+        message: format!("'{text}' is not a pooling; use 'mean', 'last' (causal models) or 'cls' (BERT models)"),
+    })
 }
 
 /// The embedding computation run by the batcher.
 #[derive(Debug, Clone, Copy)]
 pub struct EmbedTask {
+    /// The SQL function (for error messages).
+    pub function: &'static str,
     /// Pooling of the hidden states.
     pub pooling: Pooling,
 }
@@ -83,17 +71,19 @@ impl Task for EmbedTask {
     type Out = Vec<f32>;
 
     fn function(&self) -> &'static str {
-        NAME
+        self.function
     }
     fn tag(&self) -> &'static str {
+        // The cache key holds the model's sha256 too, so one tag serves every family.
         match self.pooling {
             Pooling::Mean => "embed-mean",
             Pooling::Last => "embed-last",
+            Pooling::Cls => "embed-cls",
         }
     }
-    fn run(&self, model: &HyenaDna, ids: &Tensor, _side: &[&[u8]]) -> Result<Vec<Vec<f32>>, ModelError> {
-        let hidden = model.forward_hidden(ids)?;
-        Ok(pool(&hidden, self.pooling)?
+    fn run(&self, model: &dyn GenomicModel, ids: &Tensor, _side: &[&[u8]]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let hidden = model.hidden(ids)?;
+        Ok(zoo::pool(model, &hidden, self.pooling)?
             .to_dtype(DType::F32)?
             .to_vec2::<f32>()?)
     }
@@ -113,83 +103,116 @@ pub fn embedding_type(d_model: usize) -> DataType {
     )
 }
 
-/// `hyena_embed` as a DataFusion scalar function over a [`ModelRegistry`].
+/// `embed` (any family) or `hyena_embed` (HyenaDNA only) as a DataFusion scalar
+/// function over a [`ModelRegistry`].
 #[derive(Debug)]
-pub struct HyenaEmbedFunc {
+pub struct EmbedFunc {
     registry: Arc<ModelRegistry>,
     signature: Signature,
+    name: &'static str,
+    /// The one family this function runs (`hyena_embed`), or any (`embed`).
+    only: Option<&'static str>,
 }
 
-impl HyenaEmbedFunc {
-    /// The function, running models from `registry`.
+impl EmbedFunc {
+    /// `embed`, running models of any family from `registry`.
     pub fn new(registry: Arc<ModelRegistry>) -> Self {
-        Self {
-            registry,
-            signature: Signature::user_defined(Volatility::Immutable),
+        Self { registry, signature: Signature::user_defined(Volatility::Immutable), name: NAME, only: None }
+    }
+
+    /// `hyena_embed`, running HyenaDNA models (and omics models' HyenaDNA backbones).
+    pub fn hyena(registry: Arc<ModelRegistry>) -> Self {
+        Self { only: Some(omicsdb_storage::models::HYENADNA), name: HYENA_NAME, ..Self::new(registry) }
+    }
+
+    /// The model of a call with its pooling (the family's default when not given),
+    /// checked against what the family offers.
+    fn resolve(&self, model: Option<&str>, pooling: Option<&str>) -> Result<(ModelMeta, Pooling, usize), UdfError> {
+        let meta = self.registry.resolve(self.name, model)?;
+        let facts = check_family(self.name, self.only, &meta)?;
+        let pooling = match pooling {
+            Some(p) => parse_pooling(self.name, p)?,
+            None => facts.poolings.first().and_then(|p| Pooling::parse(p)).unwrap_or(Pooling::Mean),
+        };
+        if !facts.poolings.iter().any(|p| p == pooling.name()) {
+            return Err(UdfError::Argument {
+                function: self.name,
+                argument: "pooling",
+                message: format!(
+                    "{} is a {} model, which has no '{}' pooling; use {}",
+                    meta.label(),
+                    facts.family,
+                    pooling.name(),
+                    facts.poolings.iter().map(|p| format!("'{p}'")).collect::<Vec<_>>().join(" or ")
+                ),
+            });
         }
+        let d = meta.d_model().ok_or_else(|| UdfError::Argument {
+            function: self.name,
+            argument: "model",
+            message: format!("{} has no d_model in its config", meta.label()),
+        })?;
+        Ok((meta, pooling, d))
     }
 }
 
-impl PartialEq for HyenaEmbedFunc {
+/// The family facts of a resolved model, or an error when `function` runs only `only`.
+pub(crate) fn check_family(function: &'static str, only: Option<&'static str>, meta: &ModelMeta) -> Result<FamilyFacts, UdfError> {
+    let facts = meta.family_facts();
+    if let Some(family) = only
+        && facts.family != family
+    {
+        let general = function.trim_start_matches("hyena_");
+        return Err(UdfError::Argument {
+            function,
+            argument: "model",
+            message: format!("{} is a {} model; {function} runs {family} models, use {general}(seq, '{}')", meta.label(), facts.family, meta.name),
+        });
+    }
+    Ok(facts)
+}
+
+impl PartialEq for EmbedFunc {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.registry, &other.registry)
+        self.name == other.name && Arc::ptr_eq(&self.registry, &other.registry)
     }
 }
-impl Eq for HyenaEmbedFunc {}
-impl Hash for HyenaEmbedFunc {
+impl Eq for EmbedFunc {}
+impl Hash for EmbedFunc {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        NAME.hash(state);
+        self.name.hash(state);
         (Arc::as_ptr(&self.registry) as usize).hash(state);
     }
 }
 
-/// Model width of the resolved model, as an error when the config lacks it.
-fn d_model(meta: &omicsdb_storage::models::ModelMeta) -> Result<usize, UdfError> {
-    meta.d_model().ok_or_else(|| UdfError::Argument {
-        function: NAME,
-        argument: "model",
-        message: format!("{} has no d_model in its config", meta.label()),
-    })
-}
-
-impl ScalarUDFImpl for HyenaEmbedFunc {
+impl ScalarUDFImpl for EmbedFunc {
     fn name(&self) -> &str {
-        NAME
+        self.name
     }
     fn signature(&self) -> &Signature {
         &self.signature
     }
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        args::coerce(NAME, &ARGS, 1, arg_types)
+        args::coerce(self.name, &ARGS, 1, arg_types)
     }
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        internal_err!("{NAME}: return_field_from_args should be called instead")
+        internal_err!("{}: return_field_from_args should be called instead", self.name)
     }
     fn return_field_from_args(&self, a: ReturnFieldArgs) -> Result<FieldRef> {
         let scalar = |i: usize| a.scalar_arguments.get(i).copied().flatten();
-        let model = args::plan_constant(NAME, "model", a.arg_fields.len() > 1, scalar(1))?;
-        if let Some(p) = args::plan_constant(NAME, "pooling", a.arg_fields.len() > 2, scalar(2))? {
-            Pooling::parse(&p)?;
-        }
-        let meta = self.registry.resolve(NAME, model.as_deref())?;
-        Ok(Arc::new(Field::new(
-            NAME,
-            embedding_type(d_model(&meta)?),
-            true,
-        )))
+        let model = args::plan_constant(self.name, "model", a.arg_fields.len() > 1, scalar(1))?;
+        let pooling = args::plan_constant(self.name, "pooling", a.arg_fields.len() > 2, scalar(2))?;
+        let (_, _, d) = self.resolve(model.as_deref(), pooling.as_deref())?;
+        Ok(Arc::new(Field::new(self.name, embedding_type(d), true)))
     }
     fn invoke_with_args(&self, a: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let scalar = args::all_scalar(&a.args);
-        let model = args::exec_constant(NAME, "model", a.args.get(1))?;
-        let pooling = match args::exec_constant(NAME, "pooling", a.args.get(2))? {
-            Some(p) => Pooling::parse(&p)?,
-            None => Pooling::Mean,
-        };
-        let meta = self.registry.resolve(NAME, model.as_deref())?;
-        let d = d_model(&meta)?;
+        let model = args::exec_constant(self.name, "model", a.args.get(1))?;
+        let pooling = args::exec_constant(self.name, "pooling", a.args.get(2))?;
+        let (meta, pooling, d) = self.resolve(model.as_deref(), pooling.as_deref())?;
         if a.return_type() != &embedding_type(d) {
             return Err(UdfError::Argument {
-                function: NAME,
+                function: self.name,
                 argument: "model",
                 message: format!(
                     "{} (d_model {d}) changed since the query was planned; run it again",
@@ -199,8 +222,9 @@ impl ScalarUDFImpl for HyenaEmbedFunc {
             .into());
         }
         let seq = a.args[0].to_array(a.number_rows)?;
-        let seqs = args::string_rows(NAME, "seq", &seq)?;
-        let out = evaluate(&self.registry, &EmbedTask { pooling }, &meta, &seqs, &crate::interrupt::StatementInterrupt::of(&a.config_options))?;
+        let seqs = args::string_rows(self.name, "seq", &seq)?;
+        let task = EmbedTask { function: self.name, pooling };
+        let out = evaluate(&self.registry, &task, &meta, &seqs, &crate::interrupt::StatementInterrupt::of(&a.config_options))?;
         args::finish(embeddings_array(out, d)?, scalar)
     }
 }
@@ -217,7 +241,7 @@ fn embeddings_array(rows: Vec<Option<Vec<f32>>>, d: usize) -> Result<ArrayRef> {
             }
             Some(v) => {
                 return internal_err!(
-                    "{NAME}: embedding of width {} where d_model is {d}",
+                    "embed: embedding of width {} where d_model is {d}",
                     v.len()
                 );
             }

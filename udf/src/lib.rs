@@ -52,10 +52,10 @@ pub mod observed;
 pub mod predict;
 pub mod registry;
 
-pub use embed::{HyenaEmbedFunc, Pooling};
+pub use embed::{EmbedFunc, Pooling};
 pub use error::{Result, UdfError};
 pub use interrupt::{StatementInterrupt, StopReason};
-pub use loglik::HyenaLoglikFunc;
+pub use loglik::LoglikFunc;
 pub use models_table::{MODELS_TABLE, models_table};
 pub use predict::PredictOmicsFunc;
 pub use registry::{CallStats, DEFAULT_BATCH_TOKENS, LoadedModel, ModelRegistry};
@@ -63,8 +63,10 @@ pub use registry::{CallStats, DEFAULT_BATCH_TOKENS, LoadedModel, ModelRegistry};
 /// The model functions over one registry.
 pub fn model_functions(registry: Arc<ModelRegistry>) -> Vec<ScalarUDF> {
     vec![
-        ScalarUDF::from(HyenaEmbedFunc::new(Arc::clone(&registry))),
-        ScalarUDF::from(HyenaLoglikFunc::new(Arc::clone(&registry))),
+        ScalarUDF::from(EmbedFunc::new(Arc::clone(&registry))),
+        ScalarUDF::from(EmbedFunc::hyena(Arc::clone(&registry))),
+        ScalarUDF::from(LoglikFunc::new(Arc::clone(&registry))),
+        ScalarUDF::from(LoglikFunc::hyena(Arc::clone(&registry))),
         ScalarUDF::from(PredictOmicsFunc::new(Arc::clone(&registry))),
         ScalarUDF::from(PredictOmicsFunc::impute(registry)),
     ]

@@ -15,8 +15,12 @@ use crate::error::{Result, UdfError};
 /// The SQL name of the table.
 pub const MODELS_TABLE: &str = "models";
 
-/// `models(name, version, architecture, d_model, n_layer, max_seq_len, tracks,
-/// sha256, weights_file, source, note, metrics, is_default, created_at)`,
+/// `models(name, version, architecture, family, tokenizer, d_model, n_layer, max_seq_len,
+/// max_len, bidirectional, rc_equivariant, tracks, sha256, weights_file, source, note,
+/// metrics, is_default, created_at)`: `family` is the model zoo's family (`hyenadna`,
+/// `dnabert`, ...; omics models run a `hyenadna` backbone), `max_len` the most bases one
+/// input may have (`max_seq_len` is the same number, kept for older queries),
+/// `bidirectional` and `rc_equivariant` properties of the architecture,
 /// built from the catalog (call again after the catalog changed).
 pub fn models_table(store: &Store) -> Result<Arc<MemTable>> {
     let list = models::list_models(store)?;
@@ -28,6 +32,9 @@ pub fn models_table(store: &Store) -> Result<Arc<MemTable>> {
                 .collect::<Vec<_>>(),
         ))
     };
+    let flag = |f: fn(&ModelMeta) -> bool| -> ArrayRef {
+        Arc::new(BooleanArray::from_iter(list.iter().map(|m| Some(f(m)))))
+    };
     let text = |f: fn(&ModelMeta) -> String| -> ArrayRef {
         Arc::new(StringArray::from_iter_values(list.iter().map(f)))
     };
@@ -35,9 +42,14 @@ pub fn models_table(store: &Store) -> Result<Arc<MemTable>> {
         Field::new("name", DataType::Utf8, false),
         Field::new("version", DataType::Int64, false),
         Field::new("architecture", DataType::Utf8, false),
+        Field::new("family", DataType::Utf8, false),
+        Field::new("tokenizer", DataType::Utf8, false),
         Field::new("d_model", DataType::Int64, true),
         Field::new("n_layer", DataType::Int64, true),
         Field::new("max_seq_len", DataType::Int64, true),
+        Field::new("max_len", DataType::Int64, true),
+        Field::new("bidirectional", DataType::Boolean, false),
+        Field::new("rc_equivariant", DataType::Boolean, false),
         Field::new("tracks", DataType::Utf8, false),
         Field::new("sha256", DataType::Utf8, false),
         Field::new("weights_file", DataType::Utf8, false),
@@ -57,9 +69,14 @@ pub fn models_table(store: &Store) -> Result<Arc<MemTable>> {
             list.iter().map(|m| m.version as i64),
         )),
         text(|m| m.architecture.clone()),
+        text(|m| m.family_facts().family),
+        text(|m| m.family_facts().tokenizer),
         int(ModelMeta::d_model),
-        int(|m| m.config_usize("n_layer")),
+        int(ModelMeta::n_layer),
         int(ModelMeta::max_seq_len),
+        int(ModelMeta::max_seq_len),
+        flag(|m| m.family_facts().bidirectional),
+        flag(|m| m.family_facts().rc_equivariant),
         text(|m| m.tracks.join(",")),
         text(|m| m.sha256.clone()),
         text(|m| m.weights_file.clone()),

@@ -51,6 +51,7 @@ use datafusion::logical_expr::{
 use omicsdb_model::omics::impute::observed_row;
 use omicsdb_model::omics::spec::{context_sequence, tile_centres};
 use omicsdb_model::omics::{ARCHITECTURE, OmicsHead, OmicsSpec};
+use omicsdb_model::zoo::GenomicModel;
 use omicsdb_model::{HyenaDna, ModelError};
 use omicsdb_storage::Genome;
 use omicsdb_storage::models::{self, ModelMeta};
@@ -125,7 +126,10 @@ impl Task for PredictTask {
             Mode::Impute => input.split_at(self.head.spec.input_len().min(input.len())),
         }
     }
-    fn run(&self, model: &HyenaDna, ids: &Tensor, side: &[&[u8]]) -> Result<Vec<Vec<f32>>, ModelError> {
+    fn run(&self, model: &dyn GenomicModel, ids: &Tensor, side: &[&[u8]]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let model: &HyenaDna = model
+            .as_hyena()
+            .ok_or(ModelError::NotSupported { family: model.facts().family, what: "omics heads (only HyenaDNA-backbone omics models do)" })?;
         if self.mode == Mode::Predict {
             return self.head.predict(model, ids);
         }

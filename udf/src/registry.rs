@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use candle_core::{DType, Device};
-use omicsdb_model::HyenaDna;
+use omicsdb_model::zoo::{self, GenomicModel};
 use omicsdb_storage::Store;
 use omicsdb_storage::models::{self, ModelMeta};
 
@@ -25,8 +25,8 @@ pub const BATCH_TOKENS_SETTING: &str = "batch_tokens";
 pub struct LoadedModel {
     /// Its catalog entry.
     pub meta: ModelMeta,
-    /// The network, on the registry's device.
-    pub model: HyenaDna,
+    /// The network of its family, on the registry's device.
+    pub model: Arc<dyn GenomicModel>,
 }
 
 /// Counters of the work the SQL functions did (monotonic, per registry).
@@ -186,27 +186,22 @@ impl ModelRegistry {
             return Ok(Arc::clone(m));
         }
         // Omics models store a HyenaDNA backbone under the same keys (their heads are
-        // read by `predict_omics`).
-        if meta.architecture != models::HYENADNA
-            && meta.architecture != omicsdb_model::omics::ARCHITECTURE
-        {
-            return Err(UdfError::Argument {
-                function: "model",
-                argument: "model",
-                message: format!(
-                    "{} has architecture '{}'; these functions run '{}' models",
-                    meta.label(),
-                    meta.architecture,
-                    models::HYENADNA
-                ),
-            });
-        }
+        // read by `predict_omics`), so their architecture loads as HyenaDNA.
+        let entry = zoo::family(&meta.architecture).ok_or_else(|| UdfError::Argument {
+            function: "model",
+            argument: "model",
+            message: format!(
+                "{} has architecture '{}', which no model family of this omicsdb runs (families: {})",
+                meta.label(),
+                meta.architecture,
+                zoo::FAMILIES.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+            ),
+        })?;
         let dir = self.store.path(&meta.dir);
-        let model =
-            HyenaDna::load(&dir, &self.device, self.dtype).map_err(|source| UdfError::Model {
-                model: meta.label(),
-                source,
-            })?;
+        let model = (entry.load)(&dir, &self.device, self.dtype).map_err(|source| UdfError::Model {
+            model: meta.label(),
+            source,
+        })?;
         self.stats.loads.fetch_add(1, Ordering::Relaxed);
         let m = Arc::new(LoadedModel {
             meta: meta.clone(),

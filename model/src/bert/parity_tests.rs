@@ -88,6 +88,7 @@ fn k3_matches_the_reference_from_safetensors_and_from_pytorch_bin() {
 #[test]
 fn k6_matches_the_reference() {
     check_config("k6_small", "model.safetensors");
+    check_config("k6_1k", "model.safetensors");
 }
 
 #[test]

@@ -29,6 +29,9 @@ use crate::{HyenaDna, ModelError};
 mod bert;
 mod hyena;
 
+pub use bert::DnaBert;
+pub use hyena::{HyenaZoo, causal_loglik};
+
 /// How per-token hidden states become one vector per sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Pooling {

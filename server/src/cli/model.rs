@@ -46,15 +46,18 @@ pub fn run(db: &Database, cmd: ModelCommand) -> Result<()> {
     let store = db.store();
     match cmd {
         ModelCommand::Import { name, dir, note } => {
-            let meta = models::import_model(store, &name, &dir, &note)?;
-            db.refresh()?;
+            let meta = db.import_model(&name, &dir, &note)?;
             let size = std::fs::metadata(store.path(&meta.dir).join(&meta.weights_file))
                 .map(|m| m.len())
                 .unwrap_or(0);
+            let facts = meta.family_facts();
             println!(
-                "model {} imported from {} ({}, {}, sha256 {})",
+                "model {} imported from {} (family {}, {} tokens, at most {} bases; {}, {}, sha256 {})",
                 meta.label(),
                 meta.source,
+                facts.family,
+                facts.tokenizer,
+                facts.max_len,
                 meta.weights_file,
                 human_bytes(size),
                 meta.sha256
@@ -110,12 +113,16 @@ pub fn run(db: &Database, cmd: ModelCommand) -> Result<()> {
 /// One line: architecture, shape, note.
 fn summary(m: &ModelMeta) -> String {
     let dim = |v: Option<usize>| v.map(|x| x.to_string()).unwrap_or_else(|| "?".into());
+    let f = m.family_facts();
     let mut s = format!(
-        "{}, d_model {}, {} layers, max length {}, sha256 {}",
+        "{}, {} tokens, d_model {}, {} layers, max length {} bases, {}{}, sha256 {}",
         m.architecture,
+        f.tokenizer,
         dim(m.d_model()),
-        dim(m.config_usize("n_layer")),
+        dim(m.n_layer()),
         dim(m.max_seq_len()),
+        if f.bidirectional { "bidirectional" } else { "causal" },
+        if f.rc_equivariant { ", RC-equivariant" } else { "" },
         &m.sha256[..m.sha256.len().min(12)]
     );
     if !m.tracks.is_empty() {

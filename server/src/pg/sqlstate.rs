@@ -109,6 +109,9 @@ pub fn code_of(error: &(dyn StdError + 'static)) -> &'static str {
     if let Some(arrow) = error.downcast_ref::<ArrowError>() {
         return arrow_code(arrow);
     }
+    if let Some(udf) = error.downcast_ref::<omicsdb_udf::UdfError>() {
+        return udf_code(udf);
+    }
     if let Some(source) = error.source() {
         return code_of(source);
     }
@@ -140,6 +143,20 @@ fn datafusion_code(error: &DataFusionError) -> &'static str {
         | DataFusionError::ParquetError(_) => codes::IO_ERROR,
         DataFusionError::External(e) => code_of(e.as_ref()),
         _ => message_code(&error.to_string()).unwrap_or(codes::INTERNAL_ERROR),
+    }
+}
+
+/// The model functions' errors: what the caller passed is 22023 (a model argument, a
+/// pooling, a sequence too long or not DNA), a stopped statement 57014.
+fn udf_code(error: &omicsdb_udf::UdfError) -> &'static str {
+    use omicsdb_udf::UdfError as U;
+    match error {
+        U::Argument { .. } | U::NoDefaultModel { .. } | U::TooLong { .. } | U::BadSequence { .. } => {
+            codes::INVALID_PARAMETER_VALUE
+        }
+        U::Interrupted { .. } => codes::QUERY_CANCELED,
+        U::Storage(e) => message_code(&e.to_string()).unwrap_or(codes::INVALID_PARAMETER_VALUE),
+        U::Model { .. } | U::Cache(_) => codes::INTERNAL_ERROR,
     }
 }
 
