@@ -49,15 +49,6 @@ pub const NAME: &str = "embed";
 pub const HYENA_NAME: &str = "hyena_embed";
 const ARGS: [&str; 3] = ["seq", "model", "pooling"];
 
-/// Parses a pooling argument of `function`.
-pub fn parse_pooling(function: &'static str, text: &str) -> Result<Pooling, UdfError> {
-    Pooling::parse(text).ok_or_else(|| UdfError::Argument {
-        function,
-        argument: "pooling",
-        message: format!("'{text}' is not a pooling; use 'mean', 'last' (causal models) or 'cls' (BERT models)"),
-    })
-}
-
 /// The embedding computation run by the batcher.
 #[derive(Debug, Clone, Copy)]
 pub struct EmbedTask {
@@ -131,22 +122,22 @@ impl EmbedFunc {
         let meta = self.registry.resolve(self.name, model)?;
         let facts = check_family(self.name, self.only, &meta)?;
         let pooling = match pooling {
-            Some(p) => parse_pooling(self.name, p)?,
-            None => facts.poolings.first().and_then(|p| Pooling::parse(p)).unwrap_or(Pooling::Mean),
+            Some(p) => p,
+            None => facts.poolings.first().map(String::as_str).unwrap_or("mean"),
         };
-        if !facts.poolings.iter().any(|p| p == pooling.name()) {
+        let known = Pooling::parse(pooling).filter(|p| facts.poolings.iter().any(|f| f == p.name()));
+        let Some(pooling) = known else {
             return Err(UdfError::Argument {
                 function: self.name,
                 argument: "pooling",
                 message: format!(
-                    "{} is a {} model, which has no '{}' pooling; use {}",
+                    "{} is a {} model, which has no '{pooling}' pooling; use {}",
                     meta.label(),
                     facts.family,
-                    pooling.name(),
                     facts.poolings.iter().map(|p| format!("'{p}'")).collect::<Vec<_>>().join(" or ")
                 ),
             });
-        }
+        };
         let d = meta.d_model().ok_or_else(|| UdfError::Argument {
             function: self.name,
             argument: "model",
