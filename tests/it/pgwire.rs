@@ -1460,15 +1460,7 @@ async fn a_query_past_the_memory_limit_is_53200_and_the_server_goes_on() {
 /// sequence per model call and no result cache: model queries that take long.
 fn slow_model_database(dir: &std::path::Path) -> omicsdb::Database {
     let db = omicsdb::Database::open(dir.join("db")).unwrap();
-    db.ingest_genome(&omicsdb::GenomeIngest {
-        assembly: "lambda".into(),
-        path: crate::support::data_dir().join("genome/lambda_virus.fa.gz"),
-        width: 256,
-        stride: 256,
-        window_set: None,
-        replace: false,
-    })
-    .unwrap();
+    crate::support::ingest_lambda(&db);
     let micro = crate::support::data_dir().join("fixtures/hyenadna/micro");
     omicsdb_storage::models::import_model(db.store(), "micro", &micro, "random weights (test fixture)").unwrap();
     db.refresh().unwrap();
@@ -1564,15 +1556,7 @@ async fn connect_when_up(server: &TestServer, user: &str, extra: &str) -> Client
 async fn zoo_functions_over_psql() {
     let dir = tempfile::tempdir().unwrap();
     let db = omicsdb::Database::open(dir.path()).expect("open database");
-    db.ingest_genome(&omicsdb::GenomeIngest {
-        assembly: "lambda".into(),
-        path: crate::support::data_dir().join("genome/lambda_virus.fa.gz"),
-        width: 256,
-        stride: 256,
-        window_set: None,
-        replace: false,
-    })
-    .unwrap();
+    crate::support::ingest_lambda(&db);
     let data = crate::support::data_dir();
     db.import_model("dnabert6_random", &data.join("fixtures/dnabert/k6_1k"), "random weights (test fixture)").unwrap();
     db.import_model("micro", &data.join("fixtures/hyenadna/micro"), "random weights (test fixture)").unwrap();

@@ -8,6 +8,19 @@ pub fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../data")
 }
 
+/// Ingests the bundled lambda phage genome as assembly `lambda` in 256 bp windows.
+pub fn ingest_lambda(db: &omicsdb::Database) {
+    db.ingest_genome(&omicsdb::GenomeIngest {
+        assembly: "lambda".into(),
+        path: data_dir().join("genome/lambda_virus.fa.gz"),
+        width: 256,
+        stride: 256,
+        window_set: None,
+        replace: false,
+    })
+    .unwrap();
+}
+
 /// The `omicsdb` binary: `$OMICSDB_BIN` when set (e.g. a copy taken right
 /// after building, when several checkouts share one target directory and
 /// its `omicsdb`), else the one built alongside this test binary.

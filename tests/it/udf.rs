@@ -9,31 +9,18 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float32Type, Float64Type, Int64Type};
 use candle_core::{DType, Device, Tensor};
-use omicsdb::{Database, GenomeIngest};
+use omicsdb::Database;
 use omicsdb_model::{HyenaDna, tokenize};
 use omicsdb_storage::models;
 use omicsdb_udf::{ModelRegistry, models_table, register_model_functions};
 
-use crate::support::{data_dir, rt};
+use crate::support::{data_dir, ingest_lambda, rt};
 
 struct Setup {
     _tmp: tempfile::TempDir,
     db: Database,
     registry: Arc<ModelRegistry>,
     chrom: String,
-}
-
-/// Ingests the bundled lambda phage genome in 256 bp windows.
-fn ingest_lambda(db: &Database) {
-    db.ingest_genome(&GenomeIngest {
-        assembly: "lambda".into(),
-        path: data_dir().join("genome/lambda_virus.fa.gz"),
-        width: 256,
-        stride: 256,
-        window_set: None,
-        replace: false,
-    })
-    .unwrap();
 }
 
 fn setup() -> Setup {

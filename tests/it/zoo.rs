@@ -6,24 +6,16 @@
 use arrow::array::AsArray;
 use arrow::datatypes::{Float32Type, Float64Type};
 use candle_core::{DType, Device, Tensor};
-use omicsdb::{Database, GenomeIngest};
+use omicsdb::Database;
 use omicsdb_model::zoo::{self, Pooling};
 
-use crate::support::{data_dir, omicsdb, omicsdb_ok, rt};
+use crate::support::{data_dir, ingest_lambda, omicsdb, omicsdb_ok, rt};
 
 const DNABERT: &str = "fixtures/dnabert/k6_1k";
 
 fn lambda_db(dir: &std::path::Path) -> Database {
     let db = Database::open(dir).unwrap();
-    db.ingest_genome(&GenomeIngest {
-        assembly: "lambda".into(),
-        path: data_dir().join("genome/lambda_virus.fa.gz"),
-        width: 256,
-        stride: 256,
-        window_set: None,
-        replace: false,
-    })
-    .unwrap();
+    ingest_lambda(&db);
     db
 }
 

@@ -39,11 +39,6 @@ pub const NAME: &str = "loglik";
 pub const HYENA_NAME: &str = "hyena_loglik";
 const ARGS: [&str; 2] = ["seq", "model"];
 
-/// Per-row causal log-likelihoods from logits `[B, L, V]` and ids `[B, L]` (see the module docs).
-pub fn loglik_from_logits(logits: &Tensor, ids: &Tensor) -> candle_core::Result<Vec<f64>> {
-    omicsdb_model::zoo::causal_loglik(logits, ids)
-}
-
 /// The log-likelihood computation run by the batcher.
 #[derive(Debug, Clone, Copy)]
 pub struct LoglikTask {

@@ -49,6 +49,18 @@ pub struct BertConfig {
     /// Id of `[PAD]`.
     #[serde(default)]
     pub pad_token_id: usize,
+    /// The Hugging Face classes the checkpoint was saved from (e.g. `BertForMaskedLM`).
+    #[serde(default)]
+    pub architectures: Vec<String>,
+}
+
+impl BertConfig {
+    /// Whether the checkpoint was saved with the masked-LM head, as its `architectures`
+    /// say (DNABERT's are `BertForMaskedLM`; no `architectures` counts as having it). The
+    /// weights' key names decide when a model is loaded.
+    pub fn declares_lm_head(&self) -> bool {
+        self.architectures.is_empty() || self.architectures.iter().any(|a| a.contains("MaskedLM") || a.contains("PreTraining"))
+    }
 }
 
 impl BertConfig {

@@ -59,19 +59,7 @@ fn facts(dir: &Path) -> Result<FamilyFacts, ModelError> {
     let cfg = BertConfig::from_dir(dir)?;
     let tok = KmerTokenizer::from_dir(dir)?;
     check_vocab(&cfg, &tok, dir)?;
-    // Whether the head is there is known from the weights' key names only; DNABERT's
-    // published checkpoints are BertForMaskedLM, so say so from the config.
-    let head = cfg_has_head(dir);
-    Ok(facts_of(&cfg, &tok, head))
-}
-
-fn cfg_has_head(dir: &Path) -> bool {
-    let text = std::fs::read_to_string(dir.join("config.json")).unwrap_or_default();
-    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    value
-        .get("architectures")
-        .and_then(|v| v.as_array())
-        .is_none_or(|a| a.iter().any(|x| x.as_str().is_some_and(|s| s.contains("MaskedLM") || s.contains("PreTraining"))))
+    Ok(facts_of(&cfg, &tok, cfg.declares_lm_head()))
 }
 
 fn check_vocab(cfg: &BertConfig, tok: &KmerTokenizer, dir: &Path) -> Result<(), ModelError> {
