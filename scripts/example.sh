@@ -17,12 +17,16 @@ set -x
 "$OMICSDB" ingest track --assembly hg19 --name atac_gm12878 --assay ATAC-seq --tissue GM12878 --replace data/tracks/SRR891275.peaks.gz
 "$OMICSDB" ingest track --assembly hg19 --name ctcf_gm12878 --assay ChIP-seq --target CTCF --tissue GM12878 --replace data/tracks/Gm12878.CTCF.top500.w200.bed
 "$OMICSDB" model import --name hyenadna_tiny_1k --note "random weights (test fixture), not a trained model" data/fixtures/hyenadna/tiny-1k
+# A second model family (DNABERT-6 layout, random weights): family detected from config.json.
+"$OMICSDB" model import --name dnabert6_random --note "random weights (test fixture), not a trained model" data/fixtures/dnabert/k6_1k
 "$OMICSDB" info
 "$OMICSDB" sql "SELECT chrom, start, \"end\", region, gc, n_frac, softmask_frac FROM windows WHERE chrom = '20' AND start >= 1000000 AND \"end\" <= 1008192"
 "$OMICSDB" sql "SELECT region, substr(seq, 1, 40) AS seq_head, gc_content(seq) AS gc FROM windows WHERE chrom = '20' AND start BETWEEN 30000000 AND 30003000"
 "$OMICSDB" sql "SELECT chrom, count(*) AS windows, round(avg(gc), 4) AS mean_gc, round(avg(n_frac), 4) AS mean_n FROM windows GROUP BY chrom"
 "$OMICSDB" sql "SELECT region, round(gc, 3) AS gc, atac_gm12878, ctcf_gm12878 FROM windows WHERE chrom = '20' AND (atac_gm12878 > 0 OR ctcf_gm12878 > 0) ORDER BY start LIMIT 10"
 "$OMICSDB" sql "SELECT region, round(hyena_loglik(seq), 2) AS loglik, hyena_embed(seq)[1] AS embed_dim1 FROM windows WHERE chrom = '20' AND start >= 30000000 LIMIT 3"
+"$OMICSDB" sql "SELECT name, family, tokenizer, max_len, bidirectional FROM models ORDER BY name"
+"$OMICSDB" sql "SELECT region, embed(seq, 'dnabert6_random')[1] AS dnabert_dim1, round(loglik(substr(seq, 1, 64), 'dnabert6_random'), 2) AS dnabert_pll FROM windows WHERE chrom = '20' AND start >= 30000000 LIMIT 3"
 # A small omics model on the GM12878 tracks, from random weights. chr20 is the only
 # bundled human chromosome, so its last 13 Mbp are held out and 45-50 Mb validates.
 "$OMICSDB" train --model gm12878_omics --tissues GM12878 \
