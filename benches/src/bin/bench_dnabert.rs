@@ -50,7 +50,7 @@ fn child(threads: usize) -> Result<()> {
     let vb = candle_nn::VarBuilder::from_varmap(&varmap, DType::F32, &dev);
     let model = Bert::new(&cfg, vb)?;
     for (name, batch, tokens) in CASES {
-        let ids: Vec<u32> = (0..batch * tokens).map(|i| 5 + (i as u32 * 2654435761u32) % 4096).collect();
+        let ids: Vec<u32> = (0..batch * tokens).map(|i| 5 + (i as u32).wrapping_mul(2654435761) % 4096).collect();
         let ids = Tensor::from_vec(ids, (batch, tokens), &dev)?;
         let s = time(|| {
             model.forward_hidden(&ids, None)?;
