@@ -702,6 +702,7 @@ pub async fn train_omics(db: &Database, opts: &TrainOpts, progress: &mut dyn FnM
             "rc_augment": opts.train.rc_augment,
             "shift_augment": opts.train.shift_augment,
             "ema_decay": opts.train.ema_decay,
+            "weight_decay": opts.train.weight_decay,
             "motif_seeds": seeds.iter().map(|s| serde_json::json!({
                 "kmer": s.word(), "track": spec.tracks[s.track].name, "observed": s.observed, "expected": s.expected,
             })).collect::<Vec<_>>(),

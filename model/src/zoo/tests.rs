@@ -35,6 +35,8 @@ fn an_unknown_config_is_an_error_naming_what_was_found() {
     let empty = scratch("empty");
     let e = detect(&empty).unwrap_err().to_string();
     assert!(e.contains("no config"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&empty).unwrap();
 }
 
 #[test]

@@ -145,6 +145,10 @@ pub struct TrainArgs {
     /// planned steps; 0: off).
     #[arg(long)]
     pub ema_decay: Option<f64>,
+    /// AdamW's decoupled weight decay (each step multiplies the weights by
+    /// `1 - lr * weight_decay`). Default: chosen (see `model show`).
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
     /// Imputation: the model also reads the measured values of some tracks for a window
     /// and predicts the others, so `impute_omics(region, tissue, assay)` can use what was
     /// measured. Training hides a random half of each window's tracks (every track of a
@@ -259,6 +263,7 @@ pub fn run(db: &Database, args: TrainArgs) -> Result<()> {
         rc_augment: args.rc_augment,
         shift_augment: args.shift_augment,
         ema_decay: args.ema_decay,
+        weight_decay: args.weight_decay,
     };
     let runtime = super::runtime()?;
     let (opts, settings) = runtime.block_on(resolve(db, &request))?;
