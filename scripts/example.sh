@@ -19,6 +19,8 @@ set -x
 "$OMICSDB" model import --name hyenadna_tiny_1k --note "random weights (test fixture), not a trained model" data/fixtures/hyenadna/tiny-1k
 # A second model family (DNABERT-6 layout, random weights): family detected from config.json.
 "$OMICSDB" model import --name dnabert6_random --note "random weights (test fixture), not a trained model" data/fixtures/dnabert/k6_1k
+# A third (Caduceus-PS, reverse-complement equivariant Mamba, random weights).
+"$OMICSDB" model import --name caduceus_random --note "random weights (test fixture), not a trained model" data/fixtures/caduceus/ps_small
 "$OMICSDB" info
 "$OMICSDB" sql "SELECT chrom, start, \"end\", region, gc, n_frac, softmask_frac FROM windows WHERE chrom = '20' AND start >= 1000000 AND \"end\" <= 1008192"
 "$OMICSDB" sql "SELECT region, substr(seq, 1, 40) AS seq_head, gc_content(seq) AS gc FROM windows WHERE chrom = '20' AND start BETWEEN 30000000 AND 30003000"
@@ -27,6 +29,7 @@ set -x
 "$OMICSDB" sql "SELECT region, round(hyena_loglik(seq), 2) AS loglik, hyena_embed(seq)[1] AS embed_dim1 FROM windows WHERE chrom = '20' AND start >= 30000000 LIMIT 3"
 "$OMICSDB" sql "SELECT name, family, tokenizer, max_len, bidirectional FROM models ORDER BY name"
 "$OMICSDB" sql "SELECT region, embed(seq, 'dnabert6_random')[1] AS dnabert_dim1, round(loglik(substr(seq, 1, 64), 'dnabert6_random'), 2) AS dnabert_pll FROM windows WHERE chrom = '20' AND start >= 30000000 LIMIT 3"
+"$OMICSDB" sql "SELECT region, embed(substr(seq, 1, 1024), 'caduceus_random')[1] AS caduceus_dim1, round(loglik(substr(seq, 1, 64), 'caduceus_random'), 2) AS caduceus_pll FROM windows WHERE chrom = '20' AND start >= 30000000 LIMIT 3"
 # A small omics model on the GM12878 tracks, from random weights. chr20 is the only
 # bundled human chromosome, so its last 13 Mbp are held out and 45-50 Mb validates.
 "$OMICSDB" train --model gm12878_omics --tissues GM12878 \

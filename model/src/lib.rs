@@ -1,4 +1,5 @@
-//! omicsdb models: HyenaDNA (Nguyen et al. 2023) in candle.
+//! omicsdb models: HyenaDNA (Nguyen et al. 2023) in candle, and the model zoo's other
+//! families ([`bert`]: DNABERT, [`caduceus`]: Caduceus).
 //!
 //! * [`tokenizer`]: the HyenaDNA character tokenizer ([`tokenize`]).
 //! * [`HyenaDna`]: backbone and causal LM head, loaded from a Hugging Face style
@@ -35,6 +36,7 @@ pub mod train;
 pub mod tokenizer;
 pub mod zoo;
 pub mod bert;
+pub mod caduceus;
 
 pub use config::Config;
 pub use error::ModelError;

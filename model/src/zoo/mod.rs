@@ -27,9 +27,11 @@ use candle_core::{DType, Device, Tensor};
 use crate::{HyenaDna, ModelError};
 
 mod bert;
+mod caduceus;
 mod hyena;
 
 pub use bert::DnaBert;
+pub use caduceus::CaduceusZoo;
 pub use hyena::{HyenaZoo, causal_loglik};
 
 /// How per-token hidden states become one vector per sequence.
@@ -154,7 +156,7 @@ pub struct FamilyEntry {
 }
 
 /// Every family, in the order [`detect`] tries them.
-pub const FAMILIES: &[FamilyEntry] = &[hyena::ENTRY, bert::ENTRY];
+pub const FAMILIES: &[FamilyEntry] = &[hyena::ENTRY, bert::ENTRY, caduceus::ENTRY];
 
 /// The entry of a family name (`hyena_omics`, the omics model's architecture, runs its
 /// HyenaDNA backbone).

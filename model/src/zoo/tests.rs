@@ -27,6 +27,24 @@ fn detects_hyenadna_and_dnabert_from_config_json() {
 }
 
 #[test]
+fn detects_caduceus_and_records_its_facts() {
+    for (name, rc, width) in [("ps_small", true, 64), ("bi_ew_ln", false, 24), ("uni_rms", false, 16)] {
+        let dir = fixture(&format!("caduceus/{name}"));
+        let entry = detect(&dir).unwrap();
+        assert_eq!(entry.name, "caduceus");
+        let facts = (entry.facts)(&dir).unwrap();
+        assert_eq!((facts.tokenizer.as_str(), facts.d_model, facts.rc_equivariant, facts.lm_head), ("char", width, rc, true), "{name}");
+        assert_eq!(facts.bidirectional, name != "uni_rms", "{name}");
+    }
+    // By architectures alone, too.
+    let dir = scratch("caduceus-arch");
+    std::fs::write(dir.join("config.json"), r#"{"architectures": ["CaduceusForMaskedLM"], "d_model": 8, "n_layer": 1, "vocab_size": 12}"#).unwrap();
+    assert_eq!(detect(&dir).unwrap().name, "caduceus");
+    let facts = (detect(&dir).unwrap().facts)(&dir).unwrap();
+    assert_eq!(facts.max_len, crate::caduceus::DEFAULT_MAX_LEN, "no tokenizer_config.json: the pre-training length");
+}
+
+#[test]
 fn an_unknown_config_is_an_error_naming_what_was_found() {
     let dir = scratch("gpt2");
     std::fs::write(dir.join("config.json"), r#"{"model_type": "gpt2", "n_embd": 8}"#).unwrap();
