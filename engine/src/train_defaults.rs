@@ -357,7 +357,7 @@ pub fn choose(req: &TrainRequest, facts: &DataFacts) -> Result<(TrainOpts, Vec<S
         "motif-seeds",
         req.motif_seeds.filter(|_| stem_on),
         || match stem_on {
-            true => (16, "the 8-mers most enriched in each track's active training bins start up to 16 stem filters per track (at most half the filters, the tracks taking turns), so training starts from candidate motifs; 16 beat 8 on the multi-task benchmark".into()),
+            true => (8, "the 8-mers most enriched in each track's active training bins start 8 stem filters per track, so training starts from candidate motifs".into()),
             false => (0, "no stem".into()),
         },
         |n| n.to_string(),
@@ -366,7 +366,7 @@ pub fn choose(req: &TrainRequest, facts: &DataFacts) -> Result<(TrainOpts, Vec<S
         "bin-context",
         req.bin_context.filter(|_| binned),
         || match binned {
-            true => (1, "each bin also pools 1 bin on each side, so a bin at an element's edge sees the motifs on both sides (1 beat 2 on the multi-task benchmark: a wider pool blurs neighbouring bins)".into()),
+            true => (2, "each bin also pools 2 bins on each side, so a bin at an element's edge sees the motifs on both sides".into()),
             false => (1, "no bins".into()),
         },
         |n| n.to_string(),
@@ -545,9 +545,9 @@ mod tests {
         let stem = opts.stem.expect("a stem");
         assert_eq!((stem.kernel, stem.pool, stem.channels), (19, 10, 128));
         assert_eq!(opts.bin_bp, Some(100));
-        assert_eq!(opts.bin_context, 1);
+        assert_eq!(opts.bin_context, 2);
         assert_eq!(opts.flank_bp, 300);
-        assert_eq!(opts.motif_seeds, 16);
+        assert_eq!(opts.motif_seeds, 8);
         assert_eq!((opts.d_model, opts.n_layer), (64, 2));
         assert!(opts.rc_average && opts.train.rc_augment);
         assert_eq!(opts.train.shift_augment, 300);

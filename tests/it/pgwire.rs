@@ -1560,6 +1560,7 @@ async fn zoo_functions_over_psql() {
     let data = crate::support::data_dir();
     db.import_model("dnabert6_random", &data.join("fixtures/dnabert/k6_1k"), "random weights (test fixture)").unwrap();
     db.import_model("micro", &data.join("fixtures/hyenadna/micro"), "random weights (test fixture)").unwrap();
+    db.import_model("caduceus_random", &data.join("fixtures/caduceus/ps_small"), "random weights (test fixture)").unwrap();
     let server = start_with(Arc::new(db.context().clone()), trusted()).await;
     let port = server.addr.port();
     let out = timeout(
@@ -1569,7 +1570,8 @@ async fn zoo_functions_over_psql() {
             vec![],
             String::new(),
             "SELECT start, array_length(embed(seq, 'dnabert6_random')) AS d, loglik(substr(seq, 1, 20), 'dnabert6_random') < 0 AS ll, \
-             array_length(embed(seq, 'micro')) AS dh FROM windows ORDER BY start LIMIT 2",
+             array_length(embed(seq, 'micro')) AS dh, loglik(seq, 'caduceus_random') < 0 AS lc, \
+             array_length(embed(seq, 'caduceus_random')) AS dc FROM windows ORDER BY start LIMIT 2",
         ),
     )
     .await
@@ -1578,7 +1580,7 @@ async fn zoo_functions_over_psql() {
     assert_eq!(rows.len(), 2, "{out}");
     for r in rows {
         let cells: Vec<&str> = r.split('|').map(str::trim).collect();
-        assert_eq!(&cells[1..], ["32", "t", "32"], "{out}");
+        assert_eq!(&cells[1..], ["32", "t", "32", "t", "64"], "{out}");
     }
     let client = server.connect().await;
     let err = timeout(STEP, client.simple_query("SELECT hyena_loglik(seq, 'dnabert6_random') FROM windows LIMIT 1"))

@@ -42,6 +42,7 @@ fn detects_caduceus_and_records_its_facts() {
     assert_eq!(detect(&dir).unwrap().name, "caduceus");
     let facts = (detect(&dir).unwrap().facts)(&dir).unwrap();
     assert_eq!(facts.max_len, crate::caduceus::DEFAULT_MAX_LEN, "no tokenizer_config.json: the pre-training length");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
