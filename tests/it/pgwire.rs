@@ -1571,7 +1571,7 @@ async fn zoo_functions_over_psql() {
             String::new(),
             "SELECT start, array_length(embed(seq, 'dnabert6_random')) AS d, loglik(substr(seq, 1, 20), 'dnabert6_random') < 0 AS ll, \
              array_length(embed(seq, 'micro')) AS dh, loglik(seq, 'caduceus_random') < 0 AS lc, \
-             array_length(embed(seq, 'caduceus_random')) AS dc FROM windows ORDER BY start LIMIT 2",
+             array_length(embed(seq, 'caduceus_random')) AS dc FROM (SELECT start, seq FROM windows ORDER BY start LIMIT 2) AS w ORDER BY start",
         ),
     )
     .await
