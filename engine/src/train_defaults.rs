@@ -445,6 +445,9 @@ pub fn choose(req: &TrainRequest, facts: &DataFacts) -> Result<(TrainOpts, Vec<S
         || (0.01, "AdamW's usual 0.01".into()),
         |v| format!("{v}"),
     );
+    if !(weight_decay.is_finite() && weight_decay >= 0.0) {
+        return Err(EngineError::Other(format!("--weight-decay {weight_decay} must be a finite number of at least 0")));
+    }
     let stem = stem_on.then_some(StemSpec { kernel: stem_kernel, pool: stem_pool, channels: stem_filters, activation: stem_activation });
     let opts = TrainOpts {
         model: req.model.clone(),
@@ -564,6 +567,10 @@ mod tests {
 
     #[test]
     fn given_settings_win_and_are_marked_given() {
+        for bad in [-0.1, f64::NAN, f64::INFINITY] {
+            let e = choose(&TrainRequest { weight_decay: Some(bad), ..req() }, &facts(1000, 6000)).unwrap_err().to_string();
+            assert!(e.contains("--weight-decay"), "{e}");
+        }
         let r = TrainRequest { bin_size: Some(0), stem_kernel: Some(0), d_model: Some(16), time_budget: Some(Duration::ZERO), ..req() };
         let (opts, choices) = choose(&r, &facts(1000, 6000)).unwrap();
         assert_eq!(opts.bin_bp, None);
