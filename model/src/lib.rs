@@ -30,6 +30,8 @@ pub mod hyena;
 pub mod long_conv;
 pub mod malloc;
 pub mod omics;
+#[cfg(test)]
+mod parity_fixtures;
 pub mod simd;
 pub mod threads;
 pub mod train;

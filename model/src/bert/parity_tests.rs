@@ -3,10 +3,9 @@
 //! states and the MLM logits within 1e-4 (max |diff|, f32 on both sides), alone and in a
 //! right-padded batch with its attention mask; the pseudo-log-likelihood within 1e-3.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-
 use candle_core::{DType, Device, Tensor};
+
+use crate::parity_fixtures::{Fixture, ids_of, max_diff};
 
 use super::{Bert, BertConfig, KmerTokenizer};
 use crate::zoo;
@@ -14,29 +13,12 @@ use crate::zoo;
 const TOL: f32 = 1e-4;
 const PLL_TOL: f64 = 1e-3;
 
-fn dir(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/fixtures/dnabert").join(name)
-}
-
-struct Fixture {
-    inputs: serde_json::Value,
-    outputs: HashMap<String, Tensor>,
+fn dir(name: &str) -> std::path::PathBuf {
+    crate::parity_fixtures::dir("dnabert", name)
 }
 
 fn fixture(name: &str) -> Fixture {
-    let d = dir(name);
-    let inputs = serde_json::from_str(&std::fs::read_to_string(d.join("inputs.json")).unwrap()).unwrap();
-    let outputs = candle_core::safetensors::load(d.join("outputs.safetensors"), &Device::Cpu).unwrap();
-    Fixture { inputs, outputs }
-}
-
-fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims());
-    (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap()
-}
-
-fn ids_of(v: &serde_json::Value) -> Vec<Vec<u32>> {
-    v.as_array().unwrap().iter().map(|r| r.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()).collect()
+    crate::parity_fixtures::fixture("dnabert", name)
 }
 
 fn load_bert(name: &str, weights: &str) -> Bert {

@@ -6,10 +6,9 @@
 //! RC-equivariant configs, the outputs of the reverse complement equal to the flipped
 //! outputs (1e-5).
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-
 use candle_core::{DType, Device, Tensor};
+
+use crate::parity_fixtures::{Fixture, ids_of, max_diff};
 
 use super::{Caduceus, CaduceusConfig, CharTokenizer};
 use crate::zoo;
@@ -19,29 +18,12 @@ const PLL_TOL: f64 = 1e-3;
 const RC_TOL: f32 = 1e-5;
 const ALL: [&str; 4] = ["ps_small", "bi_ew_ln", "ps_unfused_ln", "uni_rms"];
 
-fn dir(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/fixtures/caduceus").join(name)
-}
-
-struct Fixture {
-    inputs: serde_json::Value,
-    outputs: HashMap<String, Tensor>,
+fn dir(name: &str) -> std::path::PathBuf {
+    crate::parity_fixtures::dir("caduceus", name)
 }
 
 fn fixture(name: &str) -> Fixture {
-    let d = dir(name);
-    let inputs = serde_json::from_str(&std::fs::read_to_string(d.join("inputs.json")).unwrap()).unwrap();
-    let outputs = candle_core::safetensors::load(d.join("outputs.safetensors"), &Device::Cpu).unwrap();
-    Fixture { inputs, outputs }
-}
-
-fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims());
-    (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap()
-}
-
-fn ids_of(v: &serde_json::Value) -> Vec<Vec<u32>> {
-    v.as_array().unwrap().iter().map(|r| r.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()).collect()
+    crate::parity_fixtures::fixture("caduceus", name)
 }
 
 fn load(name: &str) -> (CaduceusConfig, Caduceus) {
