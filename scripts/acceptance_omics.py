@@ -12,6 +12,11 @@ Writes, for a fixed seed, into OUT_DIR:
                              (chrom, start, end, tissue, kind, motifs), which give no peak or signal
   task.json                  the task's description: tissues, their motifs (JASPAR ids and names),
                              the grammar (and per tissue spacing/orientation) and every knob value
+  sites.tsv                  every planted motif site still intact in the final sequence
+                             (chrom, start, end, tissue or ctcf/background, element:
+                             enhancer/decoy/ctcf/background, motif name(s), bases as planted);
+                             written without drawing from the random stream, so every other
+                             file is the same with or without it
   windows.tsv                with --windows-tsv (see write_windows)
 
 By default, three tissues with tissue-specific enhancers, each a ~300 bp element holding 2-4
@@ -240,8 +245,10 @@ def composite(rng, m1, m2, gap, orientation):
 
 
 def place_apart(rng, seq, start, sites):
-    """Writes sites at random, non-overlapping places of the element at start."""
+    """Writes sites at random, non-overlapping places of the element at start; returns
+    their absolute positions."""
     taken = np.zeros(ENH_LEN, dtype=bool)
+    placed = []
     for site in sites:
         for _ in range(100):
             pos = int(rng.integers(0, ENH_LEN - len(site)))
@@ -249,6 +256,8 @@ def place_apart(rng, seq, start, sites):
                 break
         taken[pos:pos + len(site)] = True
         seq[start + pos:start + pos + len(site)] = site
+        placed.append(start + pos)
+    return placed
 
 
 def wrong_orientations(right, m1, m2):
@@ -343,6 +352,8 @@ def main():
         decoys = open(os.path.join(args.out, "decoys.tsv"), "w")
         decoys.write("chrom\tstart\tend\ttissue\tkind\tmotifs\n")
     counts = {t: {"enhancers": 0, "peaks": 0, "decoys": 0} for t in tissues}
+    sites_out = open(os.path.join(args.out, "sites.tsv"), "w")
+    sites_out.write("chrom\tstart\tend\ttissue\telement\tmotif\tbases\n")
     for chrom in [f"chr{i}" for i in range(1, args.chroms + 1)]:
         seq = markov_genome(rng, chrom_len)
         # Enhancers: non-overlapping slots (2.5 kb unless they do not fit), each holds at most
@@ -350,6 +361,7 @@ def main():
         slots = rng.permutation(chrom_len // slot - 2) + 1
         cursor = 0
         elements = []  # (start, end, tissue or 'ctcf', strength)
+        planted = []  # (pos, site, tissue, element kind, motif name)
         for tissue, (m1, m2) in tissues.items():
             for _ in range(n_enh):
                 slot_i = slots[cursor]; cursor += 1
@@ -360,16 +372,23 @@ def main():
                         site = sample_motif(rng, motifs[(m1, m2)[j % 2]])
                         pos = start + int(rng.integers(0, ENH_LEN - len(site)))
                         seq[pos:pos + len(site)] = site
+                        planted.append((pos, site, tissue, "enhancer", (m1, m2)[j % 2]))
                     strength = k * rng.lognormal(0.0, 0.3)
                 elif args.grammar == "pair":
                     k = int(rng.integers(2, 5))
-                    sites = [sample_motif(rng, motifs[(m1, m2)[int(rng.integers(0, 2))]]) for _ in range(k)]
-                    place_apart(rng, seq, start, sites)
+                    names, sites = [], []
+                    for _ in range(k):
+                        names.append((m1, m2)[int(rng.integers(0, 2))])
+                        sites.append(sample_motif(rng, motifs[names[-1]]))
+                    for pos, site, name in zip(place_apart(rng, seq, start, sites), sites, names):
+                        planted.append((pos, site, tissue, "enhancer", name))
                     strength = k * rng.lognormal(0.0, 0.3)
                 else:  # spacing
                     n_pairs = int(rng.integers(1, 3))
                     g, o = layout[tissue]["gap"], layout[tissue]["orientation"]
-                    place_apart(rng, seq, start, [composite(rng, motifs[m1], motifs[m2], g, o) for _ in range(n_pairs)])
+                    sites = [composite(rng, motifs[m1], motifs[m2], g, o) for _ in range(n_pairs)]
+                    for pos, site in zip(place_apart(rng, seq, start, sites), sites):
+                        planted.append((pos, site, tissue, "enhancer", f"{m1}+{m2}"))
                     k = 2 * n_pairs
                     strength = k * rng.lognormal(0.0, 0.3)
                 elements.append((start, start + ENH_LEN, tissue, strength, k))
@@ -378,7 +397,10 @@ def main():
                 start = slot_i * slot + int(rng.integers(0, slot - ENH_LEN))
                 if args.grammar == "pair":
                     kind, k = "single", 1
-                    place_apart(rng, seq, start, [sample_motif(rng, motifs[(m1, m2)[int(rng.integers(0, 2))]])])
+                    name = (m1, m2)[int(rng.integers(0, 2))]
+                    site = sample_motif(rng, motifs[name])
+                    for pos in place_apart(rng, seq, start, [site]):
+                        planted.append((pos, site, tissue, "decoy", name))
                 else:
                     n_pairs = int(rng.integers(1, 3))
                     g, o = layout[tissue]["gap"], layout[tissue]["orientation"]
@@ -392,7 +414,8 @@ def main():
                             kinds.append("wrong_spacing")
                             gaps = [x for x in range(0, 61) if abs(x - g) > 4]
                             sites.append(composite(rng, motifs[m1], motifs[m2], gaps[int(rng.integers(0, len(gaps)))], o))
-                    place_apart(rng, seq, start, sites)
+                    for pos, site in zip(place_apart(rng, seq, start, sites), sites):
+                        planted.append((pos, site, tissue, "decoy", f"{m1}+{m2}"))
                     kind, k = ",".join(kinds), 2 * n_pairs
                 decoys.write(f"{chrom}\t{start}\t{start + ENH_LEN}\t{tissue}\t{kind}\t{k}\n")
                 counts[tissue]["decoys"] += 1
@@ -401,12 +424,17 @@ def main():
             start = slot_i * slot + int(rng.integers(0, slot - 60))
             site = sample_motif(rng, motifs[SHARED_MOTIF])
             seq[start + 20:start + 20 + len(site)] = site
+            planted.append((start + 20, site, "ctcf", "ctcf", SHARED_MOTIF))
             elements.append((start, start + 60, "ctcf", 1.0, 1))
         for _ in range(n_background):  # decoys: single motifs in background slots
             name = decoy_pool[int(rng.integers(0, len(decoy_pool)))]
             site = sample_motif(rng, motifs[name])
             pos = int(rng.integers(0, chrom_len - len(site)))
             seq[pos:pos + len(site)] = site
+            planted.append((pos, site, "background", "background", name))
+        for pos, site, t, kind, name in planted:  # the sites later writes left intact
+            if np.array_equal(seq[pos:pos + len(site)], site):
+                sites_out.write(f"{chrom}\t{pos}\t{pos + len(site)}\t{t}\t{kind}\t{name}\t{''.join(BASES[site])}\n")
         text = BASES[seq].astype("U1")
         for _ in range(n_repeats):  # soft-masked repeats
             s = int(rng.integers(0, chrom_len - 1000)); e = s + int(rng.integers(100, 1000))
@@ -438,7 +466,7 @@ def main():
                 peaks[tissue].write(f"{chrom}\t{st}\t{st + 200}\n")
             for b in range(bins):
                 signal[tissue].write(f"{chrom}\t{b * 50}\t{b * 50 + 50}\t{sig[b]:.3f}\n")
-    for f in [fasta, truth, *peaks.values(), *signal.values()] + ([decoys] if decoys else []):
+    for f in [fasta, truth, sites_out, *peaks.values(), *signal.values()] + ([decoys] if decoys else []):
         f.close()
     # BED must be sorted for some tools; sort peaks per file.
     for tissue in tissues:

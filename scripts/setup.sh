@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the system tools the tests compare against or drive:
 # samtools (faidx reference), bedtools (interval-join reference), tabix,
+# bcftools (reads the VCFs `omicsdb score-variants` writes),
 # and the PostgreSQL client (psql) for the wire-protocol tests.
 set -euo pipefail
 need=()
 command -v samtools >/dev/null || need+=(samtools)
 command -v bedtools >/dev/null || need+=(bedtools)
 command -v tabix >/dev/null || need+=(tabix)
+command -v bcftools >/dev/null || need+=(bcftools)
 command -v psql >/dev/null || need+=(postgresql-client)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"

@@ -32,6 +32,7 @@ pub mod plot;
 pub mod error;
 pub mod materialize;
 pub mod memory;
+pub mod score_variants;
 mod sequence_source;
 mod stored_tables;
 mod track_values;

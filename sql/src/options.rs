@@ -12,6 +12,9 @@ pub const DEFAULT_MAX_FUNCTION_OUTPUT_BYTES: u64 = 256 * 1024 * 1024;
 /// string and list columns address their values with 32-bit offsets.
 pub const MAX_FUNCTION_OUTPUT_BYTES_CEILING: u64 = i32::MAX as u64;
 
+/// Default window of `variant_loglik` (bases).
+pub const DEFAULT_VARIANT_WINDOW_BP: u64 = 1024;
+
 extensions_options! {
     /// omicsdb's settings of one session.
     pub struct OmicsdbOptions {
@@ -19,6 +22,14 @@ extensions_options! {
         /// sequence, tokenize) may produce for one batch of rows; a call that
         /// would produce more fails with SQLSTATE 53200 before allocating it.
         pub max_function_output_bytes: u64, default = DEFAULT_MAX_FUNCTION_OUTPUT_BYTES
+        /// What `score_variant`, `variant_loglik` and `ism` do with a REF allele
+        /// that differs from the genome: `error` (the default: an error naming the
+        /// variant) or `null` (a NULL result, counted in the model registry's
+        /// `ref_mismatches`).
+        pub variant_ref_mismatch: String, default = "error".to_string()
+        /// Bases of the window `variant_loglik` scores around a variant (capped at
+        /// the model's maximum input length).
+        pub variant_window_bp: u64, default = DEFAULT_VARIANT_WINDOW_BP
     }
 }
 

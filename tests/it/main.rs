@@ -13,3 +13,4 @@ mod omics;
 mod pruning;
 mod train_defaults;
 mod zoo;
+mod variants;

@@ -16,9 +16,9 @@ use rand::{Rng, SeedableRng};
 
 use crate::support::rt;
 
-const MOTIF: &[u8] = b"TGACGTCATGACGTCA";
-const WINDOW: usize = 128;
-const CHROM_LEN: usize = 128 * 120;
+pub(crate) const MOTIF: &[u8] = b"TGACGTCATGACGTCA";
+pub(crate) const WINDOW: usize = 128;
+pub(crate) const CHROM_LEN: usize = 128 * 120;
 
 /// Writes the genome, the peaks BED and the signal bedGraph; windows with an index
 /// divisible by 3 (offset by chromosome) hold the motif.
@@ -50,7 +50,7 @@ fn write_inputs(dir: &std::path::Path) {
 }
 
 /// The synthetic genome and its two liver tracks, ingested into a fresh database in `dir`.
-fn toy_db(dir: &std::path::Path) -> Database {
+pub(crate) fn toy_db(dir: &std::path::Path) -> Database {
     toy_db_with_bins(dir, None)
 }
 
@@ -82,7 +82,7 @@ fn toy_db_with_bins(dir: &std::path::Path, bin_bp: Option<u64>) -> Database {
 }
 
 /// A small liver model on the toy database: c3 held out, c2 validates, 30 epochs.
-fn tiny_opts(model: &str) -> TrainOpts {
+pub(crate) fn tiny_opts(model: &str) -> TrainOpts {
     TrainOpts {
         model: model.into(),
         from: None,

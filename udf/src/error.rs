@@ -71,6 +71,16 @@ pub enum UdfError {
         /// What is wrong.
         message: String,
     },
+    /// A variant that cannot be scored as given (see [`crate::variant`]).
+    #[error("{function}: variant {variant}: {problem}")]
+    Variant {
+        /// The SQL function (or batch job).
+        function: &'static str,
+        /// `chrom:pos REF>ALT` as given.
+        variant: String,
+        /// What is wrong.
+        problem: crate::variant::VariantProblem,
+    },
     /// The statement was stopped (cancelled, timed out) while the function
     /// ran; the reason is the error's source (see [`crate::interrupt`]).
     #[error("{function}: {source}")]

@@ -17,6 +17,9 @@
 //! * [`predict`]: `predict_omics` and `impute_omics` for trained omics models
 //!   ([`observed`]: the measured track values `impute_omics` reads).
 //! * [`models_table()`]: the `models` SQL table.
+//! * [`variant`]: variant effects: `score_variant` (omics models: ref, alt, delta,
+//!   log2 ratio per track), `variant_loglik` (language models: zero-shot
+//!   log-likelihood ratio) and the `ism` table function (saturation mutagenesis).
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -51,6 +54,7 @@ pub mod models_table;
 pub mod observed;
 pub mod predict;
 pub mod registry;
+pub mod variant;
 
 pub use embed::{EmbedFunc, Pooling};
 pub use error::{Result, UdfError};
@@ -68,12 +72,16 @@ pub fn model_functions(registry: Arc<ModelRegistry>) -> Vec<ScalarUDF> {
         ScalarUDF::from(LoglikFunc::new(Arc::clone(&registry))),
         ScalarUDF::from(LoglikFunc::hyena(Arc::clone(&registry))),
         ScalarUDF::from(PredictOmicsFunc::new(Arc::clone(&registry))),
-        ScalarUDF::from(PredictOmicsFunc::impute(registry)),
+        ScalarUDF::from(PredictOmicsFunc::impute(Arc::clone(&registry))),
+        ScalarUDF::from(variant::ScoreVariantFunc::new(Arc::clone(&registry))),
+        ScalarUDF::from(variant::VariantLoglikFunc::new(registry)),
     ]
 }
 
-/// Registers `hyena_embed` and `hyena_loglik` on a session.
+/// Registers the model functions ([`model_functions`]) and the `ism` table
+/// function on a session.
 pub fn register_model_functions(ctx: &SessionContext, registry: Arc<ModelRegistry>) {
+    ctx.register_udtf(variant::ism::NAME, Arc::new(variant::IsmFunc::new(Arc::clone(&registry))));
     for f in model_functions(registry) {
         ctx.register_udf(f);
     }

@@ -82,12 +82,18 @@ impl LoglikFunc {
         Self { registry, signature: Signature::user_defined(Volatility::Immutable), name: NAME, only: None }
     }
 
+    /// The model resolution of `loglik` (any family with an LM head) for another
+    /// function, whose errors name `function`.
+    pub(crate) fn for_function(registry: Arc<ModelRegistry>, function: &'static str) -> Self {
+        Self { name: function, ..Self::new(registry) }
+    }
+
     /// `hyena_loglik`, running HyenaDNA models.
     pub fn hyena(registry: Arc<ModelRegistry>) -> Self {
         Self { only: Some(omicsdb_storage::models::HYENADNA), name: HYENA_NAME, ..Self::new(registry) }
     }
 
-    fn resolve(&self, model: Option<&str>) -> Result<omicsdb_storage::models::ModelMeta, crate::UdfError> {
+    pub(crate) fn resolve(&self, model: Option<&str>) -> Result<omicsdb_storage::models::ModelMeta, crate::UdfError> {
         let meta = self.registry.resolve(self.name, model)?;
         let facts = crate::embed::check_family(self.name, self.only, &meta)?;
         if !facts.lm_head {

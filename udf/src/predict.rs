@@ -107,6 +107,13 @@ pub struct PredictTask {
     mode: Mode,
 }
 
+impl PredictTask {
+    /// `predict_omics`'s task for `head` (the tissue-independent per-track outputs).
+    pub(crate) fn predict(head: Arc<OmicsHead>) -> Self {
+        Self { head, mode: Mode::Predict }
+    }
+}
+
 impl Task for PredictTask {
     type Out = Vec<f32>;
     fn function(&self) -> &'static str {
@@ -169,6 +176,9 @@ pub struct PredictOmicsFunc {
     registry: Arc<ModelRegistry>,
     heads: Mutex<HashMap<(String, u32), Arc<OmicsHead>>>,
     mode: Mode,
+    /// The SQL function errors name (`predict_omics`, or a function that resolves its
+    /// model and tracks through this one, e.g. `score_variant`).
+    function: &'static str,
     observed: TrackColumns,
     signature: Signature,
 }
@@ -189,24 +199,31 @@ impl PredictOmicsFunc {
             registry,
             heads: Mutex::new(HashMap::new()),
             mode,
+            function: mode.name(),
             observed: TrackColumns::default(),
             signature: Signature::user_defined(Volatility::Immutable),
         }
     }
 
+    /// `predict_omics`'s model and track resolution for another function, whose
+    /// errors name `function`.
+    pub(crate) fn for_function(registry: Arc<ModelRegistry>, function: &'static str) -> Self {
+        Self { function, ..Self::new(registry) }
+    }
+
     fn arg_err(&self, argument: &'static str, message: String) -> UdfError {
-        UdfError::Argument { function: self.mode.name(), argument, message }
+        UdfError::Argument { function: self.function, argument, message }
     }
 
     /// Resolves the model: named, the `default_omics_model` setting, or the newest omics model.
-    fn resolve(&self, name: Option<&str>) -> Result<ModelMeta, UdfError> {
+    pub(crate) fn resolve(&self, name: Option<&str>) -> Result<ModelMeta, UdfError> {
         let store = self.registry.store();
         let name = match name {
             Some(n) => Some(n.to_string()),
             None => models::setting(store, DEFAULT_OMICS_MODEL)?.and_then(|v| v.as_str().map(String::from)),
         };
         let meta = match name {
-            Some(n) => self.registry.resolve(self.mode.name(), Some(&n))?,
+            Some(n) => self.registry.resolve(self.function, Some(&n))?,
             None => models::list_models(store)?
                 .into_iter()
                 .filter(|m| m.architecture == ARCHITECTURE)
@@ -224,7 +241,7 @@ impl PredictOmicsFunc {
         Ok(meta)
     }
 
-    fn spec(&self, meta: &ModelMeta) -> Result<OmicsSpec, UdfError> {
+    pub(crate) fn spec(&self, meta: &ModelMeta) -> Result<OmicsSpec, UdfError> {
         let spec = OmicsSpec::from_config_json(&meta.config, std::path::Path::new(&meta.config_file))
             .map_err(|source| UdfError::Model { model: meta.label(), source })?;
         if self.mode == Mode::Impute && spec.impute.is_none() {
@@ -236,7 +253,7 @@ impl PredictOmicsFunc {
         Ok(spec)
     }
 
-    fn head(&self, meta: &ModelMeta) -> Result<Arc<OmicsHead>, UdfError> {
+    pub(crate) fn head(&self, meta: &ModelMeta) -> Result<Arc<OmicsHead>, UdfError> {
         let key = (meta.name.clone(), meta.version);
         let mut heads = self.heads.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(h) = heads.get(&key) {
@@ -253,7 +270,7 @@ impl PredictOmicsFunc {
     }
 
     /// Splits the arguments after `tissue` into (assay, model) per the module docs.
-    fn assay_and_model(&self, third: Option<String>, fourth: Option<String>) -> (Option<String>, Option<String>) {
+    pub(crate) fn assay_and_model(&self, third: Option<String>, fourth: Option<String>) -> (Option<String>, Option<String>) {
         if self.mode == Mode::Impute {
             return (third, fourth);
         }
@@ -269,7 +286,7 @@ impl PredictOmicsFunc {
     }
 
     /// The head outputs a call returns, with their field names.
-    fn outputs(&self, spec: &OmicsSpec, tissue: &str, assay: Option<&str>) -> Result<Vec<(usize, String)>, UdfError> {
+    pub(crate) fn outputs(&self, spec: &OmicsSpec, tissue: &str, assay: Option<&str>) -> Result<Vec<(usize, String)>, UdfError> {
         let idx = spec.tissue_tracks(tissue);
         if idx.is_empty() {
             return Err(self.arg_err("tissue", format!("'{tissue}' is not a tissue of this model; known: {}", spec.tissues().join(", "))));

@@ -43,6 +43,9 @@ pub struct CallStats {
     /// Wall-clock nanoseconds spent inside forward passes (summed over calls, so over
     /// concurrent partitions too).
     pub model_nanos: AtomicU64,
+    /// Variants scored NULL because their REF differs from the genome (under
+    /// `omicsdb.variant_ref_mismatch = 'null'`, see [`crate::variant`]).
+    pub ref_mismatches: AtomicU64,
 }
 
 impl CallStats {
@@ -64,6 +67,11 @@ impl CallStats {
     /// Current value of [`CallStats::cache_hits`].
     pub fn cache_hits(&self) -> u64 {
         self.cache_hits.load(Ordering::Relaxed)
+    }
+
+    /// Current value of [`CallStats::ref_mismatches`].
+    pub fn ref_mismatches(&self) -> u64 {
+        self.ref_mismatches.load(Ordering::Relaxed)
     }
 }
 

@@ -5,6 +5,7 @@ pub mod materialize;
 mod plot;
 mod ingest;
 mod model;
+mod score_variants;
 mod serve;
 mod train;
 mod sql;
@@ -53,6 +54,8 @@ pub enum Command {
     Info,
     /// Materialize a model's predictions over a window set (nightly batch job).
     Materialize(materialize::MaterializeArgs),
+    /// Score a VCF's variants with an omics model (VCF with INFO scores, or Parquet).
+    ScoreVariants(score_variants::ScoreVariantsArgs),
     /// Draw a genome-browser-style figure of a region (PNG or SVG).
     Plot(plot::PlotArgs),
     /// Train a Hyena omics model on the window set's tracks.
@@ -98,6 +101,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::run(&db, args),
         Command::Materialize(args) => materialize::run(&db, args),
         Command::Plot(args) => plot::run(&db, args),
+        Command::ScoreVariants(args) => score_variants::run(&db, args),
     };
     // Problems that did not fail the command (e.g. a clean-up after a commit).
     for w in db.store().take_warnings() {

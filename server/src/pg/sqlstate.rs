@@ -147,11 +147,15 @@ fn datafusion_code(error: &DataFusionError) -> &'static str {
 }
 
 /// The model functions' errors: what the caller passed is 22023 (a model argument, a
-/// pooling, a sequence too long or not DNA), a stopped statement 57014.
+/// pooling, a sequence too long or not DNA, a variant that does not fit the genome), a stopped statement 57014.
 fn udf_code(error: &omicsdb_udf::UdfError) -> &'static str {
     use omicsdb_udf::UdfError as U;
     match error {
-        U::Argument { .. } | U::NoDefaultModel { .. } | U::TooLong { .. } | U::BadSequence { .. } => {
+        U::Argument { .. }
+        | U::NoDefaultModel { .. }
+        | U::TooLong { .. }
+        | U::BadSequence { .. }
+        | U::Variant { .. } => {
             codes::INVALID_PARAMETER_VALUE
         }
         U::Interrupted { .. } => codes::QUERY_CANCELED,
