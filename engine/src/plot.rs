@@ -1,6 +1,7 @@
 //! Genome-browser-style figures of a region (crate plotters): one signal lane
 //! per observed track and per predicted (tissue, assay) column, a gene lane
-//! when a `genes` table is present, and a coordinate axis. PNG or SVG by the
+//! when a `genes` table is present, with [`PlotRequest::ism`] a logo-style lane of
+//! in-silico saturation mutagenesis ([`IsmLane`]), and a coordinate axis. PNG or SVG by the
 //! output file's extension.
 //!
 //! SVG labels are `<text>` elements (drawn by the viewer's fonts). PNG labels
@@ -83,6 +84,8 @@ pub struct PlotRequest {
     pub tracks: Option<Vec<String>>,
     /// Model whose `predictions_<model>` table is drawn.
     pub predictions: Option<String>,
+    /// An in-silico mutagenesis lane (regions of at most 10,000 bp).
+    pub ism: Option<IsmLane>,
     /// Figure width in pixels.
     pub width_px: u32,
     /// Output file: `.png` or `.svg`.
@@ -97,10 +100,26 @@ impl PlotRequest {
             window_set: omicsdb_storage::DEFAULT_WINDOW_SET.to_string(),
             tracks: None,
             predictions: None,
+            ism: None,
             width_px: 1200,
             out: out.into(),
         }
     }
+}
+
+/// A logo-style lane of `ism(region, tissue, assay [, model])`: at every position the
+/// reference base, drawn as a bar (with its letter where a base is at least 8 px wide)
+/// of height `importance = −mean(delta)` over the three substitutions, coloured by base
+/// (A green, C blue, G orange, T red): above the line where the reference base raises
+/// the prediction (mutating it lowers it), below where it lowers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IsmLane {
+    /// Omics model (`None`: the default, as for `predict_omics`).
+    pub model: Option<String>,
+    /// Tissue.
+    pub tissue: String,
+    /// Assay (a field name, assay or track name of the tissue).
+    pub assay: String,
 }
 
 /// What was drawn.
@@ -139,6 +158,8 @@ pub fn parse_region(text: &str) -> Result<Region> {
 enum Lane {
     Signal { label: String, predicted: bool, values: Vec<(i64, i64, f32)> },
     Genes { genes: Vec<Gene> },
+    /// Per position (0-based): the reference base and its importance.
+    Ism { label: String, values: Vec<(i64, u8, f32)> },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -183,6 +204,9 @@ pub async fn plot(db: &Database, req: &PlotRequest) -> Result<PlotReport> {
     if let Some(model) = &req.predictions {
         lanes.extend(predicted_lanes(db, model, &region).await?);
     }
+    if let Some(ism) = &req.ism {
+        lanes.push(ism_lane(db, ism, &region).await?);
+    }
     if db.context().table_exist("genes")? {
         lanes.push(Lane::Genes { genes: genes(db, &region).await? });
     }
@@ -206,12 +230,14 @@ fn lane_label(l: &Lane) -> String {
     match l {
         Lane::Signal { label, .. } => label.clone(),
         Lane::Genes { .. } => "genes".to_string(),
+        Lane::Ism { label, .. } => label.clone(),
     }
 }
 
 fn lane_height(l: &Lane) -> i32 {
     match l {
         Lane::Signal { .. } => SIGNAL_PX,
+        Lane::Ism { .. } => 2 * SIGNAL_PX,
         Lane::Genes { genes } => GENE_ROW_PX * (gene_rows(genes).iter().copied().max().map_or(1, |r| r + 1) as i32) + 8,
     }
 }
@@ -324,6 +350,38 @@ async fn predicted_lanes(db: &Database, model: &str, region: &Region) -> Result<
         }
     }
     Ok(lanes)
+}
+
+async fn ism_lane(db: &Database, ism: &IsmLane, region: &Region) -> Result<Lane> {
+    let span = region.end - region.start;
+    if span > omicsdb_udf::variant::ism::MAX_ISM_BP as i64 {
+        return Err(PlotError::Argument {
+            option: "--ism",
+            message: format!("{span} bp region; mutagenesis is drawn for at most {} bp (plot a smaller region)", omicsdb_udf::variant::ism::MAX_ISM_BP),
+        });
+    }
+    let model = ism.model.as_deref().map(|m| format!(", {}", quote_str(m))).unwrap_or_default();
+    let q = format!(
+        "SELECT pos, ref, -avg(delta) AS importance FROM ism({}, {}, {}{model}) GROUP BY pos, ref ORDER BY pos",
+        quote_str(&format!("{}:{}-{}", region.chrom, region.start + 1, region.end)),
+        quote_str(&ism.tissue),
+        quote_str(&ism.assay)
+    );
+    let batches = db.sql(&q).await?;
+    let mut values = Vec::new();
+    for b in &batches {
+        let pos = b.column(0).as_primitive::<Int64Type>();
+        let base = b.column(1).as_string::<i32>();
+        let imp = b.column(2).as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+        for i in 0..b.num_rows() {
+            values.push((pos.value(i) - 1, base.value(i).bytes().next().unwrap_or(b'N'), imp.value(i) as f32));
+        }
+    }
+    let label = match &ism.model {
+        Some(m) => format!("ISM {m}: {} {}", ism.tissue, ism.assay),
+        None => format!("ISM: {} {}", ism.tissue, ism.assay),
+    };
+    Ok(Lane::Ism { label, values })
 }
 
 async fn genes(db: &Database, region: &Region) -> Result<Vec<Gene>> {
@@ -448,6 +506,34 @@ fn render<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, lanes: &[Lane], reg
                 if labels {
                     root.draw(&Text::new(label.clone(), (8, y + lh / 2 - 8), font(12)))?;
                     root.draw(&Text::new(format!("{min:.3}..{max:.3}"), (8, y + lh / 2 + 6), font(10).color(&RGBColor(110, 110, 110))))?;
+                }
+                root.draw(&PathElement::new(vec![(0, y + lh - 1), (w, y + lh - 1)], RGBColor(235, 235, 235).stroke_width(1)))?;
+            }
+            Lane::Ism { label, values } => {
+                let top_abs = values.iter().map(|v| v.2.abs()).fold(0.0f32, f32::max).max(f32::MIN_POSITIVE);
+                let (top, bottom) = (y + 4, y + lh - 6);
+                let zero = (top + bottom) / 2;
+                let half = (bottom - top) as f32 / 2.0;
+                root.draw(&PathElement::new(vec![(LEFT_PX, zero), (right, zero)], grey.stroke_width(1)))?;
+                for &(p, base, v) in values {
+                    let color = match base {
+                        b'A' => RGBColor(20, 150, 60),
+                        b'C' => RGBColor(30, 90, 200),
+                        b'G' => RGBColor(240, 150, 0),
+                        _ => RGBColor(210, 40, 40),
+                    };
+                    let (x0, x1) = (x(p), x(p + 1).max(x(p) + 1));
+                    let yv = zero - ((v / top_abs) * half).round() as i32;
+                    root.draw(&Rectangle::new([(x0, yv.min(zero)), (x1, yv.max(zero))], color.filled()))?;
+                    let size = (x1 - x0).min((yv - zero).abs());
+                    if labels && x1 - x0 >= 8 && size >= 6 {
+                        let style = font(size).color(&WHITE).pos(Pos::new(HPos::Center, VPos::Center));
+                        root.draw(&Text::new((base as char).to_string(), ((x0 + x1) / 2, (yv + zero) / 2), style))?;
+                    }
+                }
+                if labels {
+                    root.draw(&Text::new(label.clone(), (8, y + lh / 2 - 8), font(12)))?;
+                    root.draw(&Text::new(format!("-mean delta, |max| {top_abs:.3}"), (8, y + lh / 2 + 6), font(10).color(&RGBColor(110, 110, 110))))?;
                 }
                 root.draw(&PathElement::new(vec![(0, y + lh - 1), (w, y + lh - 1)], RGBColor(235, 235, 235).stroke_width(1)))?;
             }

@@ -1590,3 +1590,66 @@ async fn zoo_functions_over_psql() {
     assert!(err.to_string().contains("dnabert model") || format!("{err:?}").contains("dnabert model"), "{err:?}");
     assert_eq!(sqlstate(&err), "22023");
 }
+
+/// Variant scoring over the wire: `score_variant` over an ingested VCF joined in SQL,
+/// through psql; a REF that differs from the genome is SQLSTATE 22023 naming the
+/// variant, and NULL after `SET omicsdb.variant_ref_mismatch = 'null'` in that session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn score_variant_over_psql() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::omics::toy_db(dir.path());
+    omicsdb::train::train_omics(&db, &crate::omics::tiny_opts("omics_tiny"), &mut |_| {}).await.unwrap();
+    let c3 = db.store().genome("syn").unwrap().sequence("c3", 0, 200, false).unwrap();
+    let b = |p0: usize| c3[p0] as char;
+    let vcf = format!(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n\
+         c3\t11\trs1\t{}\t{}\t.\tPASS\t.\nc3\t101\trs2\t{}{}\t{}\t.\tPASS\t.\n",
+        b(10),
+        if b(10) == 'A' { 'C' } else { 'A' },
+        b(100),
+        b(101),
+        b(100)
+    );
+    std::fs::write(dir.path().join("v.vcf"), vcf).unwrap();
+    db.ingest_variants(&omicsdb_storage::variants::VariantIngest {
+        assembly: "syn".into(),
+        path: dir.path().join("v.vcf"),
+        strict: true,
+        replace: false,
+    })
+    .unwrap();
+    db.refresh().unwrap();
+    let server = start_with(Arc::new(db.context().clone()), trusted()).await;
+    let port = server.addr.port();
+    let out = timeout(
+        Duration::from_secs(120),
+        psql_async(
+            port,
+            vec![],
+            String::new(),
+            "SELECT v.id, round(s['delta'] * 1e6) = round((s['alt'] - s['ref']) * 1e6) AS consistent, s['ref'] > 0 AS p \
+             FROM (SELECT id, score_variant(chrom, pos, ref, alt, 'liver', 'atac_seq') AS s FROM variants) v ORDER BY v.id",
+        ),
+    )
+    .await
+    .unwrap();
+    let rows: Vec<Vec<String>> =
+        out.lines().filter(|l| l.contains('|') && !l.contains(" id ")).map(|l| l.split('|').map(|c| c.trim().to_string()).collect()).collect();
+    assert_eq!(rows, vec![vec!["rs1", "t", "t"], vec!["rs2", "t", "t"]], "{out}");
+    let client = server.connect().await;
+    let wrong = if b(10) == 'G' { 'T' } else { 'G' };
+    let q = format!("SELECT score_variant('c3', 11, '{wrong}', 'C', 'liver', 'atac_seq')");
+    let err = timeout(STEP, client.simple_query(&q)).await.unwrap().expect_err("a REF mismatch");
+    assert_eq!(sqlstate(&err), "22023", "{err:?}");
+    assert!(format!("{err:?}").contains("c3:11") && format!("{err:?}").contains("differs from the genome"), "{err:?}");
+    timeout(STEP, client.simple_query("SET omicsdb.variant_ref_mismatch = 'null'")).await.unwrap().unwrap();
+    let rows = timeout(STEP, client.simple_query(&format!("SELECT score_variant('c3', 11, '{wrong}', 'C', 'liver', 'atac_seq') IS NULL AS n")))
+        .await
+        .unwrap()
+        .unwrap();
+    let value = rows.iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(String::from),
+        _ => None,
+    });
+    assert_eq!(value.as_deref(), Some("t"));
+}

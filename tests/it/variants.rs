@@ -176,12 +176,11 @@ fn bad_variants_are_errors_naming_them_or_null() {
     let before = db.models().stats.ref_mismatches();
     let ctx = db.context();
     let out = rt().block_on(async {
-        let state = ctx.state();
-        let mut config = state.config().clone();
-        config.options_mut().set("omicsdb.variant_ref_mismatch", "null").unwrap();
-        let session = datafusion::prelude::SessionContext::new_with_state(
-            datafusion::execution::SessionStateBuilder::new_from_existing(state).with_config(config).build(),
-        );
+        // A session of its own (the shared context's state, cloned), so the setting
+        // does not reach the other tests.
+        let mut state = ctx.state();
+        state.config_mut().options_mut().set("omicsdb.variant_ref_mismatch", "null")?;
+        let session = datafusion::prelude::SessionContext::new_with_state(state);
         session.sql(&format!("SELECT score_variant('c3', 100, '{wrong}', 'A', 'liver', 'atac_seq') AS s")).await?.collect().await
     });
     let out = out.unwrap();
@@ -251,6 +250,17 @@ fn ism_rows_are_score_variant_of_each_substitution() {
     assert_eq!(joined[0].column(1).as_primitive::<Int64Type>().value(0), 8);
     assert_eq!(joined[0].column(2).as_primitive::<Int64Type>().value(0), 0);
     assert!(f32s(&joined[0], 3)[0] < 1e-6);
+    // `omicsdb plot --ism`: a logo-style lane, one bar per position.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut req = omicsdb::plot::PlotRequest::new(format!("c3:{s}-{e}"), tmp.path().join("ism.svg"));
+    req.ism = Some(omicsdb::plot::IsmLane { model: None, tissue: "liver".into(), assay: "atac_seq".into() });
+    let report = rt().block_on(omicsdb::plot::plot(db, &req)).unwrap();
+    assert!(report.lanes.iter().any(|l| l == "ISM: liver atac_seq"), "{:?}", report.lanes);
+    let svg = std::fs::read_to_string(tmp.path().join("ism.svg")).unwrap();
+    assert!(svg.contains("ISM: liver atac_seq") && svg.matches("<rect").count() >= 8, "{svg}");
+    req.region = "c3:1-12000".into();
+    let e = rt().block_on(omicsdb::plot::plot(db, &req)).unwrap_err().to_string();
+    assert!(e.contains("--ism") && e.contains("at most 10000 bp"), "{e}");
     let e = sql_err(db, "SELECT * FROM ism('c3:1-20000', 'liver', 'atac_seq')");
     assert!(e.contains("at most 10000 bp"), "{e}");
     let e = sql_err(db, "SELECT * FROM ism('c3:1-20', 'liver', 'dnase')");
