@@ -45,3 +45,11 @@ set -x
 "$OMICSDB" sql "SELECT chrom, start, \"end\", round(atac_seq, 3) AS atac_p, round(chip_seq_ctcf, 3) AS ctcf_p, atac_gm12878 AS atac_observed FROM predictions_gm12878_omics p JOIN windows w USING (chrom, start, \"end\") ORDER BY atac_seq DESC LIMIT 5"
 "$OMICSDB" plot --region 20:30,000,001-30,400,000 --predictions gm12878_omics --out "$DB/plot.svg"
 "$OMICSDB" plot --region 20:30,000,001-30,400,000 --predictions gm12878_omics --out "$DB/plot.png"
+# Variant effects: the bundled CEU trio calls (chr20), scored in SQL and as a VCF.
+"$OMICSDB" ingest variants --assembly hg19 --replace data/tracks/CEUtrio_20.vcf.bgz
+"$OMICSDB" sql "SELECT id, pos, ref, alt, score_variant(chrom, pos, ref, alt, 'GM12878', 'atac_seq') AS atac FROM variants ORDER BY pos LIMIT 3"
+"$OMICSDB" sql "SELECT v.id, g.score AS gene, v.ref, v.alt, round(s['delta'], 6) AS atac_delta, round(s['log2_ratio'], 4) AS atac_log2 FROM (SELECT *, score_variant(chrom, pos, ref, alt, 'GM12878', 'atac_seq') AS s FROM variants) v JOIN read_bed('data/bed/gencode_v28_hg19.protein_coding_l12_genes.bed.gz') g ON g.chrom = 'chr' || v.chrom AND g.start < v.pos AND v.pos <= g.\"end\" ORDER BY abs(s['delta']) DESC LIMIT 5"
+"$OMICSDB" sql "SELECT count(*) AS n, round(min(d), 6) AS min_delta, round(approx_percentile_cont(d, 0.5), 6) AS median_delta, round(max(d), 6) AS max_delta, round(avg(abs(d)), 6) AS mean_abs_delta FROM (SELECT score_variant(chrom, pos, ref, alt, 'GM12878', 'atac_seq')['delta'] AS d FROM variants) t"
+"$OMICSDB" score-variants --model gm12878_omics --out "$DB/ceu_scored.vcf.gz" data/tracks/CEUtrio_20.vcf.bgz
+"$OMICSDB" sql "SELECT * FROM ism('20:30,000,101-30,000,104', 'GM12878', 'atac_seq', 'gm12878_omics') ORDER BY pos, alt"
+"$OMICSDB" plot --region 20:30,000,001-30,000,200 --ism GM12878:atac_seq --ism-model gm12878_omics --tracks atac_gm12878 --out "$DB/ism.svg"

@@ -472,7 +472,7 @@ fn write_chunk(
     report: &mut Report,
 ) -> Result<()> {
     let windows: Vec<Option<(Vec<u8>, Vec<u8>)>> = chunk.iter().flat_map(|r| r.windows.iter().cloned()).collect();
-    let scores = scorer.score(&windows, interrupt)?;
+    let scores = score_parallel(scorer, &windows, interrupt)?;
     // scores[track][allele], alleles in chunk order.
     let mut at = 0usize;
     match sink {
@@ -535,6 +535,35 @@ fn write_chunk(
         }
     }
     Ok(())
+}
+
+/// [`VariantScorer::score`] of `windows`, split into one part per core scored
+/// concurrently (as DataFusion runs a query's partitions: a model call on small
+/// micro-batches does not keep every core busy), joined back in order.
+fn score_parallel(
+    scorer: &VariantScorer,
+    windows: &[Option<(Vec<u8>, Vec<u8>)>],
+    interrupt: &StatementInterrupt,
+) -> Result<Vec<Vec<Option<TrackScore>>>> {
+    let parts = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, windows.len().max(1));
+    let size = windows.len().div_ceil(parts).max(1);
+    let results: Vec<Result<Vec<Vec<Option<TrackScore>>>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = windows.chunks(size).map(|part| s.spawn(move || scorer.score(part, interrupt))).collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(r) => r.map_err(Error::from),
+                Err(_) => Err(Error::Other("a variant scoring thread panicked".into())),
+            })
+            .collect()
+    });
+    let mut out: Vec<Vec<Option<TrackScore>>> = vec![Vec::with_capacity(windows.len()); scorer.tracks().len()];
+    for part in results {
+        for (track, scores) in out.iter_mut().zip(part?) {
+            track.extend(scores);
+        }
+    }
+    Ok(out)
 }
 
 /// Statistic `k` of [`STATS`] as VCF text (the shortest text that reads back as the same f32).

@@ -112,15 +112,9 @@ impl ScalarUDFImpl for VariantLoglikFunc {
         let arrays: Vec<ArrayRef> = a.args[..4].iter().map(|c| c.to_array(a.number_rows)).collect::<Result<_>>()?;
         let columns = VariantColumns::new(NAME, &arrays)?;
         let windows = prepare_rows(NAME, &sites, &columns, a.number_rows, on_mismatch, &self.registry.stats)?;
-        let mut seqs: Vec<Option<&[u8]>> = Vec::with_capacity(2 * windows.len());
-        for w in &windows {
-            match w {
-                Some((r, alt)) => seqs.extend([Some(r.as_slice()), Some(alt.as_slice())]),
-                None => seqs.extend([None, None]),
-            }
-        }
         let interrupt = crate::interrupt::StatementInterrupt::of(&a.config_options);
-        let results = evaluate(&self.registry, &LoglikTask { function: NAME }, &meta, &seqs, &interrupt)?;
+        let inputs = super::window_inputs(&windows);
+        let results = evaluate(&self.registry, &LoglikTask { function: NAME }, &meta, &inputs, &interrupt)?;
         let pairs: Vec<Option<(f64, f64)>> = results
             .chunks(2)
             .map(|p| match (p[0], p[1]) {

@@ -330,6 +330,18 @@ pub(crate) fn prepare_rows(
     Ok(out)
 }
 
+/// The model inputs of row windows: each row's reference then alternate window, `None`
+/// twice for a row without windows ([`crate::batching::evaluate`]'s rows).
+pub(crate) fn window_inputs(windows: &[Option<(Vec<u8>, Vec<u8>)>]) -> Vec<Option<&[u8]>> {
+    windows
+        .iter()
+        .flat_map(|w| match w {
+            Some((r, a)) => [Some(r.as_slice()), Some(a.as_slice())],
+            None => [None, None],
+        })
+        .collect()
+}
+
 /// The common argument coercion: `chrom` a string, `pos` an integer (Int64), `ref`
 /// and `alt` strings, the rest (`names[4..]`) constant strings.
 pub(crate) fn coerce_variant_args(

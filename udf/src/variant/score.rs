@@ -158,14 +158,7 @@ pub(crate) fn score_windows(
     outputs: &[(usize, String)],
     interrupt: &crate::interrupt::StatementInterrupt,
 ) -> crate::Result<Vec<Vec<Option<TrackScore>>>> {
-    let mut seqs: Vec<Option<&[u8]>> = Vec::with_capacity(2 * windows.len());
-    for w in windows {
-        match w {
-            Some((r, a)) => seqs.extend([Some(r.as_slice()), Some(a.as_slice())]),
-            None => seqs.extend([None, None]),
-        }
-    }
-    let results = evaluate(registry, task, meta, &seqs, interrupt)?;
+    let results = evaluate(registry, task, meta, &super::window_inputs(windows), interrupt)?;
     Ok(outputs
         .iter()
         .map(|(t, _)| {
