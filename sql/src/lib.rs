@@ -24,6 +24,7 @@ pub mod coords;
 pub mod error;
 pub mod functions;
 pub mod interval_join;
+pub mod intervals;
 pub mod options;
 pub mod table_functions;
 pub mod window_table;

@@ -5,6 +5,7 @@ mod genome;
 
 mod slt;
 mod bedtools_eq;
+mod intervals;
 mod udf;
 mod pgwire;
 mod tracks;

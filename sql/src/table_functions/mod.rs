@@ -21,12 +21,14 @@ pub mod source;
 /// Rows per record batch of the in-memory tables the functions return.
 const BATCH_ROWS: usize = 8192;
 
-/// Registers `read_bed`, `read_fasta` and `closest` in `ctx`. They read
-/// nothing until a [`access::FileAccess`] policy is installed.
+/// Registers `read_bed`, `read_fasta`, `closest` and the interval algebra
+/// ([`crate::intervals`]) in `ctx`. They read no file until a
+/// [`access::FileAccess`] policy is installed.
 pub fn register_table_functions(ctx: &SessionContext) {
     ctx.register_udtf("read_bed", Arc::new(read_bed::ReadBedFunc));
     ctx.register_udtf("read_fasta", Arc::new(read_fasta::ReadFastaFunc));
     ctx.register_udtf("closest", Arc::new(closest::ClosestFunc));
+    crate::intervals::register_interval_functions(ctx);
 }
 
 /// An in-memory table over `batch`, cut into [`BATCH_ROWS`]-row slices.
