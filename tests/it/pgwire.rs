@@ -1653,3 +1653,45 @@ async fn score_variant_over_psql() {
     });
     assert_eq!(value.as_deref(), Some("t"));
 }
+
+/// The interval algebra over the wire: a table source, a genome from the database's
+/// assembly, results as rows in psql; a bad option is an error naming the function.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interval_functions_over_psql() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::omics::toy_db(dir.path());
+    let server = start_with(Arc::new(db.context().clone()), trusted()).await;
+    let port = server.addr.port();
+    let out = timeout(
+        Duration::from_secs(60),
+        psql_async(
+            port,
+            vec![],
+            String::new(),
+            "SELECT (SELECT sum(n) FROM merge('windows')) = (SELECT count(*) FROM windows) AS merged_all, \
+             (SELECT count(*) FROM complement('windows', 'syn')) AS gaps, \
+             (SELECT count(*) FROM makewindows('syn', '-w 1000000000')) = (SELECT count(*) FROM chroms WHERE assembly = 'syn') AS one_per_chrom",
+        ),
+    )
+    .await
+    .unwrap();
+    let row: Vec<String> = out
+        .lines()
+        .find(|l| l.contains('|') && !l.contains("merged_all"))
+        .unwrap_or_else(|| panic!("{out}"))
+        .split('|')
+        .map(|c| c.trim().to_string())
+        .collect();
+    assert_eq!(row[0], "t", "{out}");
+    assert_eq!(row[1], "0", "the windows tile the genome: {out}");
+    assert_eq!(row[2], "t", "{out}");
+    let client = server.connect().await;
+    let err = timeout(STEP, client.simple_query("SELECT * FROM merge('windows', '-q')")).await.unwrap().expect_err("a bad option");
+    assert_eq!(sqlstate(&err), "42000", "{err:?}");
+    assert!(format!("{err:?}").contains("merge: unknown option '-q'"), "{err:?}");
+    let err = timeout(STEP, client.simple_query("SELECT * FROM slop('windows', 'no_such_assembly', '-b 10')")).await.unwrap().expect_err("an unknown genome");
+    assert!(format!("{err:?}").contains("no_such_assembly"), "{err:?}");
+    // The server still answers.
+    let rows = timeout(STEP, client.simple_query("SELECT count(*) FROM intersect('windows', 'windows', '-u')")).await.unwrap().unwrap();
+    assert!(rows.iter().any(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(_))));
+}
