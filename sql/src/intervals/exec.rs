@@ -209,3 +209,13 @@ pub fn all_rows(
 ) -> BoxStream<'static, Result<RecordBatch>> {
     futures::stream::once(async move { make(collect_rows(input).await?) }).boxed()
 }
+
+/// Rows `rows` of `batch` with new `start`/`end` values, as `schema` (the source's
+/// schema with Int64 coordinates) has them.
+pub fn rows_with_coords(batch: &RecordBatch, rows: &[u32], starts: Vec<i64>, ends: Vec<i64>, schema: &SchemaRef) -> Result<RecordBatch> {
+    let mut cols = take_columns(batch, rows)?;
+    let (si, ei) = (schema.index_of("start")?, schema.index_of("end")?);
+    cols[si] = Arc::new(arrow::array::Int64Array::from(starts));
+    cols[ei] = Arc::new(arrow::array::Int64Array::from(ends));
+    Ok(RecordBatch::try_new(Arc::clone(schema), cols)?)
+}

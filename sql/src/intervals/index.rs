@@ -93,3 +93,15 @@ impl Index {
 pub fn overlap_bp(a0: i64, a1: i64, b0: i64, b1: i64) -> i64 {
     (a1.min(b1) - a0.max(b0)).max(0)
 }
+
+/// The stream of a two-source function: B (`inputs[1]`, named `b` in errors)
+/// indexed, then each batch of A (`inputs[0]`) mapped by `step`.
+pub fn index_then_probe(
+    function: &'static str,
+    b: String,
+    mut inputs: Vec<datafusion::physical_plan::SendableRecordBatchStream>,
+    step: impl Fn(&Index, RecordBatch) -> Result<RecordBatch> + Send + Sync + 'static,
+) -> futures::stream::BoxStream<'static, Result<RecordBatch>> {
+    let (a, bs) = (inputs.remove(0), inputs.remove(0));
+    super::exec::build_then_probe(bs, a, move |rows| Index::new(function, &b, rows), step)
+}

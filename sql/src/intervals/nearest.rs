@@ -12,9 +12,9 @@ use datafusion::datasource::TableProvider;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::stream::BoxStream;
 
-use super::exec::{build_then_probe, prefixed_fields, take_columns, take_optional, IntervalOp, IntervalTable};
+use super::exec::{prefixed_fields, take_columns, take_optional, IntervalOp, IntervalTable};
 use super::flags::{Flags, StrandRule, Takes};
-use super::index::{ChromIndex, Index};
+use super::index::{index_then_probe, ChromIndex, Index};
 use super::overlap::two_sources;
 use super::source::Intervals;
 use crate::coords::bedtools_span;
@@ -197,10 +197,9 @@ impl Nearest {
 }
 
 impl IntervalOp for Nearest {
-    fn run(self: Arc<Self>, mut inputs: Vec<SendableRecordBatchStream>, schema: SchemaRef) -> BoxStream<'static, Result<RecordBatch>> {
-        let (a, b) = (inputs.remove(0), inputs.remove(0));
-        let this = Arc::clone(&self);
-        build_then_probe(b, a, move |rows| Index::new("nearest", &this.b, rows), move |index, batch| self.step(index, batch, &schema))
+    fn run(self: Arc<Self>, inputs: Vec<SendableRecordBatchStream>, schema: SchemaRef) -> BoxStream<'static, Result<RecordBatch>> {
+        let (function, b) = ("nearest", self.b.clone());
+        index_then_probe(function, b, inputs, move |index, batch| self.step(index, batch, &schema))
     }
 }
 

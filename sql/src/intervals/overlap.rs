@@ -16,9 +16,9 @@ use datafusion::datasource::TableProvider;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::stream::BoxStream;
 
-use super::exec::{build_then_probe, prefixed_fields, take_columns, IntervalOp, IntervalTable};
+use super::exec::{prefixed_fields, rows_with_coords, take_columns, IntervalOp, IntervalTable};
 use super::flags::{Flags, StrandRule, Takes};
-use super::index::{overlap_bp, Index};
+use super::index::{index_then_probe, overlap_bp, Index};
 use super::source::{with_int64_coords, Intervals, Source};
 use crate::coords::bedtools_span;
 use crate::table_functions::source::string_arg;
@@ -183,10 +183,9 @@ impl Pairs {
 }
 
 impl IntervalOp for Pairs {
-    fn run(self: Arc<Self>, mut inputs: Vec<SendableRecordBatchStream>, schema: SchemaRef) -> BoxStream<'static, Result<RecordBatch>> {
-        let (a, b) = (inputs.remove(0), inputs.remove(0));
-        let this = Arc::clone(&self);
-        build_then_probe(b, a, move |rows| Index::new(this.function, &this.b, rows), move |index, batch| self.step(index, batch, &schema))
+    fn run(self: Arc<Self>, inputs: Vec<SendableRecordBatchStream>, schema: SchemaRef) -> BoxStream<'static, Result<RecordBatch>> {
+        let (function, b) = (self.function, self.b.clone());
+        index_then_probe(function, b, inputs, move |index, batch| self.step(index, batch, &schema))
     }
 }
 
@@ -344,10 +343,9 @@ impl Summarise {
 }
 
 impl IntervalOp for Summarise {
-    fn run(self: Arc<Self>, mut inputs: Vec<SendableRecordBatchStream>, schema: SchemaRef) -> BoxStream<'static, Result<RecordBatch>> {
-        let (a, b) = (inputs.remove(0), inputs.remove(0));
-        let this = Arc::clone(&self);
-        build_then_probe(b, a, move |rows| Index::new(this.function, &this.b, rows), move |index, batch| self.step(index, batch, &schema))
+    fn run(self: Arc<Self>, inputs: Vec<SendableRecordBatchStream>, schema: SchemaRef) -> BoxStream<'static, Result<RecordBatch>> {
+        let (function, b) = (self.function, self.b.clone());
+        index_then_probe(function, b, inputs, move |index, batch| self.step(index, batch, &schema))
     }
 }
 
@@ -457,19 +455,14 @@ impl Subtract {
                 keep(&mut rows, &mut starts, &mut ends, at, e);
             }
         }
-        let mut cols = take_columns(&batch, &rows)?;
-        let (si, ei) = (schema.index_of("start")?, schema.index_of("end")?);
-        cols[si] = Arc::new(Int64Array::from(starts));
-        cols[ei] = Arc::new(Int64Array::from(ends));
-        Ok(RecordBatch::try_new(Arc::clone(schema), cols)?)
+        rows_with_coords(&batch, &rows, starts, ends, schema)
     }
 }
 
 impl IntervalOp for Subtract {
-    fn run(self: Arc<Self>, mut inputs: Vec<SendableRecordBatchStream>, schema: SchemaRef) -> BoxStream<'static, Result<RecordBatch>> {
-        let (a, b) = (inputs.remove(0), inputs.remove(0));
-        let this = Arc::clone(&self);
-        build_then_probe(b, a, move |rows| Index::new("subtract", &this.b, rows), move |index, batch| self.step(index, batch, &schema))
+    fn run(self: Arc<Self>, inputs: Vec<SendableRecordBatchStream>, schema: SchemaRef) -> BoxStream<'static, Result<RecordBatch>> {
+        let (function, b) = ("subtract", self.b.clone());
+        index_then_probe(function, b, inputs, move |index, batch| self.step(index, batch, &schema))
     }
 }
 

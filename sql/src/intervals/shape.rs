@@ -12,7 +12,7 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 
-use super::exec::{build_then_probe, take_columns, IntervalOp, IntervalTable};
+use super::exec::{build_then_probe, rows_with_coords, IntervalOp, IntervalTable};
 use super::flags::{Flags, Takes};
 use super::genome::{self, ChromSizes};
 use super::source::{with_int64_coords, Intervals, Source};
@@ -117,11 +117,7 @@ impl Reshape {
                 push(x, y);
             }
         }
-        let mut cols = take_columns(&batch, &rows)?;
-        let (si, ei) = (schema.index_of("start")?, schema.index_of("end")?);
-        cols[si] = Arc::new(Int64Array::from(starts));
-        cols[ei] = Arc::new(Int64Array::from(ends));
-        Ok(RecordBatch::try_new(Arc::clone(schema), cols)?)
+        rows_with_coords(&batch, &rows, starts, ends, schema)
     }
 }
 
