@@ -23,6 +23,9 @@ use super::source::{Intervals, Source};
 use crate::coords::bedtools_span;
 use crate::table_functions::source::string_arg;
 
+/// (span start, span end, row).
+type Span = (i64, i64, u32);
+
 /// One merged group: its extent and its member rows (in sorted order).
 struct Group {
     chrom: String,
@@ -37,7 +40,7 @@ struct Group {
 /// much overlap), per chromosome and, with `stranded`, per strand. Sorted by
 /// chromosome name, (strand), start.
 fn groups(ivs: &Intervals, distance: i64, stranded: bool) -> Vec<Group> {
-    let mut keys: BTreeMap<(&str, u8), Vec<(i64, i64, u32)>> = BTreeMap::new();
+    let mut keys: BTreeMap<(&str, u8), Vec<Span>> = BTreeMap::new();
     for i in 0..ivs.len() {
         let (s, e) = bedtools_span(ivs.start[i], ivs.end[i]);
         let strand = if stranded { ivs.strand[i] } else { 0 };

@@ -66,7 +66,7 @@ impl Nearest {
             Signed::No => return d,
             Signed::Ref => left,
             Signed::A => left != (a_strand == b'-'),
-            Signed::B => !left != (b_strand == b'-'),
+            Signed::B => left == (b_strand == b'-'),
         };
         if before { -d } else { d }
     }
