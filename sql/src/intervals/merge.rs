@@ -5,7 +5,7 @@
 //! a merged interval spans its members' (widened) extent, and a lone interval
 //! keeps its own coordinates.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
@@ -211,11 +211,10 @@ struct Complement {
 
 /// The gaps of `ivs` on each chromosome of `sizes`.
 fn complement_rows(this: &Complement, sizes: &ChromSizes, ivs: &Intervals, schema: SchemaRef) -> Result<RecordBatch> {
-    let mut per_chrom: BTreeMap<&str, Vec<(i64, i64)>> = BTreeMap::new();
+    let mut per_chrom: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
     for g in groups(ivs, 0, false) {
         sizes.length("complement", &this.genome, &g.chrom)?;
-        let key = sizes.order.iter().find(|(c, _)| *c == g.chrom).map(|(c, _)| c.as_str()).unwrap_or_default();
-        per_chrom.entry(key).or_default().push((g.start, g.end));
+        per_chrom.entry(g.chrom).or_default().push((g.start, g.end));
     }
     let (mut chrom, mut start, mut end) = (Vec::new(), Vec::new(), Vec::new());
     for (c, len) in &sizes.order {
