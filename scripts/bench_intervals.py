@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Interval algebra benchmark: omicsdb against bedtools, polars-bio and DuckDB, one run,
+"""Interval algebra benchmark: omicsdb against bedtools, polars-bio, DuckDB and bioframe, one run,
 same files, same machine.
 
     bench_intervals.py OMICSDB OUT_DIR [--n 1000000] [--ops overlap,nearest,...] [--limit 300]
@@ -19,6 +19,9 @@ bedtools prints them (counted with wc), the others count without printing.
   coverage        omicsdb coverage; bedtools coverage (and -sorted); polars-bio coverage
   merge           omicsdb merge; bedtools merge (sorted input); polars-bio merge
 
+bioframe (pandas, single-threaded: overlap, closest, count_overlaps, coverage, merge) runs
+at 1 thread when `pip install bioframe` has put it beside polars-bio (--peers none skips it).
+
 Threads: 1 (taskset -c 0 for the CLI tools; polars-bio target_partitions 1 and
 POLARS_MAX_THREADS=1; DuckDB threads=1) and 2 (the machine's cores). Writes
 OUT_DIR/results.md and results.json.
@@ -27,6 +30,7 @@ OUT_DIR/results.md and results.json.
 import argparse
 import json
 import os
+import signal
 import random
 import shlex
 import subprocess
@@ -58,14 +62,20 @@ def sort_bed(src, dst):
 
 def timed(cmd, limit, env=None):
     t = time.perf_counter()
+    # Its own process group, so a run over the limit is stopped whole (the shell and
+    # the tool it started), not left running beside the next measurement.
+    p = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                         start_new_session=True)
     try:
-        p = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=limit, env=env)
+        stdout, stderr = p.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
         return None, f"over {limit} s"
     dt = time.perf_counter() - t
     if p.returncode != 0:
-        return None, p.stderr.strip().splitlines()[-1][:200] if p.stderr.strip() else f"exit {p.returncode}"
-    return dt, p.stdout.strip()
+        return None, stderr.strip().splitlines()[-1][:200] if stderr.strip() else f"exit {p.returncode}"
+    return dt, stdout.strip()
 
 
 def omicsdb_cmd(binary, db, allow, sql, threads):
@@ -102,6 +112,22 @@ if tool == "polars-bio":
         n = r.height
     elif op == "merge":
         n = pb.merge(da, output_type="polars.DataFrame").height
+elif tool == "bioframe":
+    import bioframe as bf
+    import pandas as pd
+    rd = lambda p: pd.read_csv(p, sep="\t", header=None, names=["chrom", "start", "end"], usecols=[0, 1, 2],
+                               dtype={"chrom": str, "start": "int64", "end": "int64"})
+    da, db = rd(a), rd(b)
+    if op == "overlap":
+        n = len(bf.overlap(da, db, how="inner"))
+    elif op == "nearest":
+        n = len(bf.closest(da, db))
+    elif op == "count_overlaps":
+        n = int(bf.count_overlaps(da, db)["count"].sum())
+    elif op == "coverage":
+        n = len(bf.coverage(da, db))
+    elif op == "merge":
+        n = len(bf.merge(da, min_dist=0))
 else:
     import duckdb
     con = duckdb.connect()
@@ -142,6 +168,7 @@ def main():
     ap.add_argument("--ops", default="overlap,nearest,count_overlaps,coverage,merge")
     ap.add_argument("--limit", type=int, default=300)
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--peers", default="bioframe", help="optional peers to run: bioframe (if it is installed) or none")
     args = ap.parse_args()
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -196,6 +223,8 @@ def main():
                     for tool, cmd in bt:
                         runs.append((tool, timed(pin + "sh -c " + shlex.quote(cmd), args.limit)))
                 runs.append(("polars-bio", peer(python, "polars-bio", op, a, b, threads, args.limit)))
+                if threads == 1 and "bioframe" in args.peers:  # bioframe (pandas) is single-threaded
+                    runs.append(("bioframe", peer(python, "bioframe", op, a, b, threads, args.limit)))
                 if op in ("overlap", "count_overlaps"):
                     runs.append(("DuckDB", peer(python, "duckdb", op, a, b, threads, args.limit)))
                 for tool, (secs, rows) in runs:
