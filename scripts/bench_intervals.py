@@ -30,9 +30,9 @@ OUT_DIR/results.md and results.json.
 import argparse
 import json
 import os
-import signal
 import random
 import shlex
+import signal
 import subprocess
 import sys
 import time
