@@ -43,6 +43,9 @@ pub enum SqlError {
         /// What is wrong, naming the argument.
         message: String,
     },
+    /// The worker threads of an operator could not be started.
+    #[error("cannot start worker threads: {0}")]
+    Threads(#[from] rayon::ThreadPoolBuildError),
 }
 
 impl From<SqlError> for DataFusionError {

@@ -28,5 +28,6 @@ pub mod intervals;
 pub mod options;
 pub mod table_functions;
 pub mod window_table;
+pub mod workers;
 
 pub use error::SqlError;

@@ -48,7 +48,14 @@ fn rows(batches: &[RecordBatch]) -> Vec<String> {
 }
 
 async fn query(sql: &str) -> Vec<String> {
+    query_on(4, sql).await
+}
+
+/// `sql`'s rows in a session of `partitions` target partitions (the threads
+/// of the parallel file parse and probe).
+async fn query_on(partitions: usize, sql: &str) -> Vec<String> {
     let ctx = genomic_context();
+    ctx.sql(&format!("SET datafusion.execution.target_partitions = {partitions}")).await.expect("SET target_partitions");
     let batches = ctx.sql(sql).await.unwrap_or_else(|e| panic!("plan {sql}: {e}")).collect().await.unwrap_or_else(|e| panic!("run {sql}: {e}"));
     rows(&batches)
 }
@@ -85,17 +92,18 @@ struct Inputs {
     genome: PathBuf,
 }
 
-/// `n` random BED6 intervals on three 60 kb chromosomes: a tenth zero-length, a
-/// tenth starting where the previous one ended, the rest 1-1,500 bp.
-fn random_bed(path: &Path, seed: u64, n: usize) {
+/// `n` random BED6 intervals on three chromosomes of `len` bases: a tenth
+/// zero-length, a tenth starting where the previous one ended, the rest
+/// 1-1,500 bp.
+fn random_bed(path: &Path, seed: u64, n: usize, len: i64) {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut text = String::new();
     let mut last_end = 0i64;
     for i in 0..n {
         let chrom = ["chr1", "chr2", "chr10"][rng.random_range(0..3)];
-        let start = if rng.random_bool(0.1) { last_end.min(59_000) } else { rng.random_range(0..59_000) };
-        let len = if rng.random_bool(0.1) { 0 } else { rng.random_range(1..1_500) };
-        let end = (start + len).min(60_000);
+        let start = if rng.random_bool(0.1) { last_end.min(len - 1_000) } else { rng.random_range(0..len - 1_000) };
+        let size = if rng.random_bool(0.1) { 0 } else { rng.random_range(1..1_500) };
+        let end = (start + size).min(len);
         last_end = end;
         let strand = ["+", "-"][rng.random_range(0..2)];
         writeln!(text, "{chrom}\t{start}\t{end}\tr{seed}_{i}\t{}\t{strand}", rng.random_range(0..1000)).unwrap();
@@ -106,8 +114,8 @@ fn random_bed(path: &Path, seed: u64, n: usize) {
 fn inputs() -> Inputs {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = |n: &str| dir.path().join(n);
-    random_bed(&p("a.bed"), 1, 3_000);
-    random_bed(&p("b.bed"), 2, 600);
+    random_bed(&p("a.bed"), 1, 3_000, 60_000);
+    random_bed(&p("b.bed"), 2, 600, 60_000);
     let genes = data_dir().join("bed/gencode_v28_hg19.protein_coding_l12_genes.bed.gz");
     let peaks = data_dir().join("tracks/SRR891275.peaks.gz");
     let vcf = data_dir().join("tracks/CEUtrio_20.vcf.bgz");
@@ -328,4 +336,43 @@ async fn sources_are_queries_tables_or_files_and_bad_input_is_named() {
     assert!(e.contains("permission denied"), "{e}");
     let e = err("SELECT * FROM merge('/etc/hosts')".into()).await;
     assert!(e.contains("permission denied"), "{e}");
+}
+
+/// Inputs large enough for the parallel paths: a file of several parse blocks
+/// read side by side, and probe batches cut into pieces for the workers. The
+/// rows equal bedtools' and, row for row in order, a one-thread run's; a
+/// count(*) that gathers no column counts the same rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_parse_and_probe_equal_one_thread_and_bedtools() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (dir.path().join("a.bed"), dir.path().join("b.bed"));
+    // About 7 MB for A (two 4 MiB parse blocks) and 200,000 rows (four probe pieces).
+    random_bed(&a, 11, 200_000, 20_000_000);
+    random_bed(&b, 12, 50_000, 20_000_000);
+    let (sa, sb) = (dir.path().join("a.sorted.bed"), dir.path().join("b.sorted.bed"));
+    sh(&format!("sort -k1,1 -k2,2n {} > {}", a.display(), sa.display()));
+    sh(&format!("sort -k1,1 -k2,2n {} > {}", b.display(), sb.display()));
+    let (a, b, sa, sb) = (a.display(), b.display(), sa.display(), sb.display());
+    // read_bed's rows may be spread over partitions: compared as multisets.
+    let file = format!("SELECT * FROM read_bed('{a}')");
+    assert_eq!(sorted(query_on(4, &file).await), sorted(query_on(1, &file).await), "{file}: 4 threads vs 1");
+    let queries = [
+        format!("SELECT * FROM intersect('{a}', '{b}')"),
+        format!("SELECT chrom, b_end FROM intersect('{a}', '{b}', '-f 0.2')"),
+        format!("SELECT * FROM nearest('{a}', '{b}', '-t first')"),
+        format!("SELECT * FROM count_overlaps('{a}', '{b}', '-s')"),
+    ];
+    for sql in &queries {
+        let (many, one) = (query_on(4, sql).await, query_on(1, sql).await);
+        assert_eq!(many.len(), one.len(), "{sql}: rows on 4 threads vs 1");
+        assert!(many == one, "{sql}: 4 threads gave other rows or another order than 1");
+    }
+    let cols = "chrom, start, \"end\", name, score, strand, b_chrom, b_start, b_end, b_name, b_score, b_strand";
+    same(&format!("SELECT {cols} FROM intersect('{a}', '{b}')"), &format!("bedtools intersect -wa -wb -a {sa} -b {sb}")).await;
+    same(&format!("SELECT * FROM nearest('{a}', '{b}', '-t first')"), &format!("bedtools closest -d -t first -a {sa} -b {sb}")).await;
+    same(&format!("SELECT * FROM count_overlaps('{a}', '{b}', '-s')"), &format!("bedtools intersect -c -s -a {sa} -b {sb}")).await;
+    let pairs = sh(&format!("bedtools intersect -wa -wb -a {sa} -b {sb} | wc -l"));
+    assert_eq!(query_on(4, &format!("SELECT count(*) FROM intersect('{a}', '{b}')")).await, vec![norm(pairs[0].trim())]);
+    let near = sh(&format!("bedtools closest -d -t first -a {sa} -b {sb} | wc -l"));
+    assert_eq!(query_on(4, &format!("SELECT count(*) FROM nearest('{a}', '{b}', '-t first')")).await, vec![norm(near[0].trim())]);
 }

@@ -5,12 +5,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
+use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
 use arrow::compute::{concat_batches, take};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::Session;
-use datafusion::common::{internal_err, Result};
+use datafusion::common::{internal_err, DataFusionError, Result};
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::Expr;
@@ -19,18 +19,64 @@ use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    execute_stream, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, SendableRecordBatchStream,
+    execute_stream, DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, Partitioning, PlanProperties,
+    SendableRecordBatchStream,
 };
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
 use super::source::Source;
+use crate::workers::Workers;
 
 /// What one interval function computes from its inputs' rows.
 pub trait IntervalOp: fmt::Debug + Send + Sync + 'static {
-    /// Yields rows of `schema` (the function's full output schema) from the
-    /// row streams of the inputs, in the order the function was given them.
-    fn run(self: Arc<Self>, inputs: Vec<SendableRecordBatchStream>, schema: SchemaRef) -> BoxStream<'static, Result<RecordBatch>>;
+    /// Yields the rows, with the columns `out` asks for, from the row streams
+    /// of the inputs (in the order the function was given them), computing on
+    /// `workers`.
+    fn run(self: Arc<Self>, inputs: Vec<SendableRecordBatchStream>, out: Columns, workers: Workers) -> BoxStream<'static, Result<RecordBatch>>;
+}
+
+/// The rows a function yields: its full schema, and the columns the query
+/// reads of it (so a function need not compute the others).
+#[derive(Debug, Clone)]
+pub struct Columns {
+    full: SchemaRef,
+    wanted: Vec<usize>,
+    projected: SchemaRef,
+}
+
+impl Columns {
+    /// Columns `projection` (all when `None`) of `full`.
+    pub fn new(full: SchemaRef, projection: Option<&[usize]>) -> Result<Self> {
+        let wanted: Vec<usize> = projection.map_or_else(|| (0..full.fields().len()).collect(), <[usize]>::to_vec);
+        let projected = Arc::new(full.project(&wanted)?);
+        Ok(Self { full, wanted, projected })
+    }
+
+    /// The function's full schema.
+    pub fn full(&self) -> &SchemaRef {
+        &self.full
+    }
+
+    /// The schema of the batches it yields.
+    pub fn projected(&self) -> &SchemaRef {
+        &self.projected
+    }
+
+    /// A batch of `rows` rows; `make(i)` gives column `i` of the full schema
+    /// and is called only for the columns the query reads.
+    pub fn build(&self, rows: usize, mut make: impl FnMut(usize) -> Result<ArrayRef>) -> Result<RecordBatch> {
+        let cols = self.wanted.iter().map(|&i| make(i)).collect::<Result<Vec<_>>>()?;
+        let options = RecordBatchOptions::new().with_row_count(Some(rows));
+        Ok(RecordBatch::try_new_with_options(Arc::clone(&self.projected), cols, &options)?)
+    }
+
+    /// The batch of the wanted columns of `cols` (every column of the full
+    /// schema, in order), checked against the full schema.
+    pub fn finish(&self, cols: Vec<ArrayRef>) -> Result<RecordBatch> {
+        let full = RecordBatch::try_new(Arc::clone(&self.full), cols)?;
+        Ok(full.project(&self.wanted)?)
+    }
 }
 
 /// A table function's result: its inputs and what it does with them.
@@ -134,6 +180,16 @@ impl ExecutionPlan for IntervalExec {
         self.inputs.iter().collect()
     }
 
+    /// Each input as one stream, in its order (the function spreads the work
+    /// over its own workers).
+    fn required_input_distribution(&self) -> Vec<Distribution> {
+        vec![Distribution::SinglePartition; self.inputs.len()]
+    }
+
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        vec![false; self.inputs.len()]
+    }
+
     fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
         if children.len() != self.inputs.len() {
             return internal_err!("IntervalExec takes {} children", self.inputs.len());
@@ -146,13 +202,10 @@ impl ExecutionPlan for IntervalExec {
             return internal_err!("IntervalExec has one partition, asked for {partition}");
         }
         let streams = self.inputs.iter().map(|p| execute_stream(Arc::clone(p), Arc::clone(&context))).collect::<Result<Vec<_>>>()?;
-        let rows = Arc::clone(&self.op).run(streams, Arc::clone(&self.schema));
-        let projection = self.projection.clone();
-        let out_schema = self.cache.eq_properties.schema().clone();
-        let rows = rows.map(move |b| match &projection {
-            Some(p) => Ok(b?.project(p)?),
-            None => b,
-        });
+        let workers = Workers::new(context.session_config().target_partitions())?;
+        let out = Columns::new(Arc::clone(&self.schema), self.projection.as_deref())?;
+        let out_schema = Arc::clone(out.projected());
+        let rows = Arc::clone(&self.op).run(streams, out, workers);
         Ok(Box::pin(RecordBatchStreamAdapter::new(out_schema, rows)))
     }
 }
@@ -170,12 +223,6 @@ pub fn take_columns(batch: &RecordBatch, rows: &[u32]) -> Result<Vec<ArrayRef>> 
     Ok(batch.columns().iter().map(|c| take(c.as_ref(), &idx, None)).collect::<Result<Vec<_>, _>>()?)
 }
 
-/// The columns of `batch` at optional rows (NULL where `None`).
-pub fn take_optional(batch: &RecordBatch, rows: &[Option<u32>]) -> Result<Vec<ArrayRef>> {
-    let idx = UInt32Array::from(rows.to_vec());
-    Ok(batch.columns().iter().map(|c| take(c.as_ref(), &idx, None)).collect::<Result<Vec<_>, _>>()?)
-}
-
 /// `schema`'s fields, each name prefixed, nullable when `nullable`.
 pub fn prefixed_fields(schema: &Schema, prefix: &str, nullable: bool) -> Vec<Arc<Field>> {
     schema
@@ -185,18 +232,48 @@ pub fn prefixed_fields(schema: &Schema, prefix: &str, nullable: bool) -> Vec<Arc
         .collect()
 }
 
+/// Rows per piece of a probe batch: a longer batch is cut into pieces, mapped
+/// one per worker.
+const PIECE_ROWS: usize = 1 << 16;
+
+/// Probe batches mapped side by side, per worker.
+const BATCHES_PER_WORKER: usize = 4;
+
+/// `(offset, length)` of the pieces of a batch of `rows` rows, in order: one
+/// piece when it has at most [`PIECE_ROWS`], else pieces of equal length.
+fn pieces(rows: usize) -> Vec<(usize, usize)> {
+    let n = rows.div_ceil(PIECE_ROWS).max(1);
+    let size = rows.div_ceil(n);
+    (0..n).map(|p| (p * size, size.min(rows - p * size))).collect()
+}
+
 /// A stream that first reads every row of `build` into one batch, prepares it
-/// with `prepare`, then maps each batch of `probe` with `step`.
+/// with `prepare`, then maps each batch of `probe` with `step`. A long batch is
+/// cut into pieces, mapped side by side on the workers; the output keeps the
+/// probe's order.
 pub fn build_then_probe<T: Send + Sync + 'static>(
     build: SendableRecordBatchStream,
     probe: SendableRecordBatchStream,
-    prepare: impl FnOnce(RecordBatch) -> Result<T> + Send + 'static,
+    workers: Workers,
+    prepare: impl FnOnce(RecordBatch, &Workers) -> Result<T> + Send + 'static,
     step: impl Fn(&T, RecordBatch) -> Result<RecordBatch> + Send + Sync + 'static,
 ) -> BoxStream<'static, Result<RecordBatch>> {
     futures::stream::once(async move {
-        let built = Arc::new(prepare(collect_rows(build).await?)?);
+        let built = Arc::new(prepare(collect_rows(build).await?, &workers)?);
         let step = Arc::new(step);
-        Ok::<_, datafusion::error::DataFusionError>(probe.map(move |b| step(&built, b?)))
+        // Batches that have arrived, a few per worker, then their pieces,
+        // mapped side by side: memory holds at most one group's output.
+        let group = BATCHES_PER_WORKER * workers.threads();
+        let mapped = probe.ready_chunks(group).map(move |batches| {
+            let mut slices = Vec::new();
+            for b in batches {
+                let b = b?;
+                slices.extend(pieces(b.num_rows()).into_iter().map(|(o, l)| b.slice(o, l)));
+            }
+            let out = workers.map(slices, |s| step(&built, s));
+            Ok::<_, DataFusionError>(futures::stream::iter(out))
+        });
+        Ok::<_, DataFusionError>(mapped.try_flatten())
     })
     .try_flatten()
     .boxed()
@@ -210,12 +287,32 @@ pub fn all_rows(
     futures::stream::once(async move { make(collect_rows(input).await?) }).boxed()
 }
 
-/// Rows `rows` of `batch` with new `start`/`end` values, as `schema` (the source's
+/// Rows `rows` of `batch` with new `start`/`end` values, as `out` (the source's
 /// schema with Int64 coordinates) has them.
-pub fn rows_with_coords(batch: &RecordBatch, rows: &[u32], starts: Vec<i64>, ends: Vec<i64>, schema: &SchemaRef) -> Result<RecordBatch> {
+pub fn rows_with_coords(batch: &RecordBatch, rows: &[u32], starts: Vec<i64>, ends: Vec<i64>, out: &Columns) -> Result<RecordBatch> {
     let mut cols = take_columns(batch, rows)?;
-    let (si, ei) = (schema.index_of("start")?, schema.index_of("end")?);
+    let (si, ei) = (out.full().index_of("start")?, out.full().index_of("end")?);
     cols[si] = Arc::new(arrow::array::Int64Array::from(starts));
     cols[ei] = Arc::new(arrow::array::Int64Array::from(ends));
-    Ok(RecordBatch::try_new(Arc::clone(schema), cols)?)
+    out.finish(cols)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_cover_every_row_once_in_order() {
+        for rows in [0, 1, PIECE_ROWS, PIECE_ROWS + 1, 3 * PIECE_ROWS - 7, 1_000_003] {
+            let p = pieces(rows);
+            let mut next = 0;
+            for &(o, l) in &p {
+                assert_eq!(o, next);
+                assert!(l <= PIECE_ROWS);
+                next += l;
+            }
+            assert_eq!(next, rows, "{rows} rows in {p:?}");
+            assert_eq!(p.len(), rows.div_ceil(PIECE_ROWS).max(1));
+        }
+    }
 }

@@ -9,6 +9,7 @@ use coitrees::{COITree, GenericInterval, Interval, IntervalTree};
 use datafusion::common::Result;
 
 use super::source::Intervals;
+use crate::workers::Workers;
 use crate::coords::bedtools_span;
 use crate::error::SqlError;
 
@@ -19,6 +20,20 @@ pub struct ChromIndex {
     pub by_start: Vec<(i64, i64, u32)>,
     /// (span end, span start, row), by span end.
     pub by_end: Vec<(i64, i64, u32)>,
+}
+
+impl ChromIndex {
+    /// Indexes the rows `(span start, span end, row)` of one chromosome.
+    fn new(function: &'static str, mut by_start: Vec<(i64, i64, u32)>) -> Result<Self, SqlError> {
+        by_start.sort_unstable();
+        let mut by_end: Vec<_> = by_start.iter().map(|&(s, e, r)| (e, s, r)).collect();
+        by_end.sort_unstable();
+        let nodes = by_start
+            .iter()
+            .map(|&(s, e, r)| Ok(Interval::new(to_i32(function, s)?, to_i32(function, e - 1)?, r)))
+            .collect::<Result<Vec<_>, SqlError>>()?;
+        Ok(Self { tree: COITree::new(&nodes), by_start, by_end })
+    }
 }
 
 /// Every B row, indexed.
@@ -36,8 +51,9 @@ pub fn to_i32(function: &'static str, v: i64) -> Result<i32, SqlError> {
 }
 
 impl Index {
-    /// Indexes `batch`, the rows of source `source`.
-    pub fn new(function: &'static str, source: &str, batch: RecordBatch) -> Result<Self> {
+    /// Indexes `batch`, the rows of source `source`, one chromosome per worker
+    /// at a time.
+    pub fn new(function: &'static str, source: &str, batch: RecordBatch, workers: &Workers) -> Result<Self> {
         if batch.num_rows() >= u32::MAX as usize {
             return Err(SqlError::Argument { function, message: format!("source '{source}' has more than 2^32 rows") }.into());
         }
@@ -47,17 +63,11 @@ impl Index {
             let (s, e) = bedtools_span(ivs.start[i], ivs.end[i]);
             groups.entry(ivs.chrom.value(i)).or_default().push((s, e, i as u32));
         }
-        let mut chroms = HashMap::with_capacity(groups.len());
-        for (chrom, mut by_start) in groups {
-            by_start.sort_unstable();
-            let mut by_end: Vec<_> = by_start.iter().map(|&(s, e, r)| (e, s, r)).collect();
-            by_end.sort_unstable();
-            let nodes = by_start
-                .iter()
-                .map(|&(s, e, r)| Ok(Interval::new(to_i32(function, s)?, to_i32(function, e - 1)?, r)))
-                .collect::<Result<Vec<_>, SqlError>>()?;
-            chroms.insert(chrom.to_string(), ChromIndex { tree: COITree::new(&nodes), by_start, by_end });
-        }
+        let mut groups: Vec<(&str, Vec<(i64, i64, u32)>)> = groups.into_iter().collect();
+        // Largest first, so no worker is left with a big chromosome at the end.
+        groups.sort_unstable_by_key(|g| std::cmp::Reverse(g.1.len()));
+        let built = workers.map(groups, |(chrom, by_start)| Ok::<_, SqlError>((chrom.to_string(), ChromIndex::new(function, by_start)?)));
+        let chroms = built.into_iter().collect::<Result<HashMap<_, _>, SqlError>>()?;
         Ok(Self { batch, ivs, chroms })
     }
 
@@ -95,13 +105,14 @@ pub fn overlap_bp(a0: i64, a1: i64, b0: i64, b1: i64) -> i64 {
 }
 
 /// The stream of a two-source function: B (`inputs[1]`, named `b` in errors)
-/// indexed, then each batch of A (`inputs[0]`) mapped by `step`.
+/// indexed, then each batch of A (`inputs[0]`) mapped by `step`, on `workers`.
 pub fn index_then_probe(
     function: &'static str,
     b: String,
     mut inputs: Vec<datafusion::physical_plan::SendableRecordBatchStream>,
+    workers: Workers,
     step: impl Fn(&Index, RecordBatch) -> Result<RecordBatch> + Send + Sync + 'static,
 ) -> futures::stream::BoxStream<'static, Result<RecordBatch>> {
     let (a, bs) = (inputs.remove(0), inputs.remove(0));
-    super::exec::build_then_probe(bs, a, move |rows| Index::new(function, &b, rows), step)
+    super::exec::build_then_probe(bs, a, workers, move |rows, w| Index::new(function, &b, rows, w), step)
 }

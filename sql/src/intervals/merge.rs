@@ -9,16 +9,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl};
 use datafusion::common::Result;
 use datafusion::datasource::TableProvider;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::stream::BoxStream;
 
-use super::exec::{all_rows, collect_rows, take_columns, IntervalOp, IntervalTable};
+use super::exec::{Columns, all_rows, collect_rows, take_columns, IntervalOp, IntervalTable};
 use super::flags::{Flags, Takes};
 use super::genome::{self, ChromSizes};
+use crate::workers::Workers;
 use super::source::{Intervals, Source};
 use crate::coords::bedtools_span;
 use crate::table_functions::source::string_arg;
@@ -100,7 +101,7 @@ struct Merge {
 }
 
 impl IntervalOp for Merge {
-    fn run(self: Arc<Self>, mut inputs: Vec<SendableRecordBatchStream>, schema: SchemaRef) -> BoxStream<'static, Result<RecordBatch>> {
+    fn run(self: Arc<Self>, mut inputs: Vec<SendableRecordBatchStream>, out: Columns, _workers: Workers) -> BoxStream<'static, Result<RecordBatch>> {
         all_rows(inputs.remove(0), move |rows| {
             let ivs = Intervals::new("merge", &self.source, &rows)?;
             let g = groups(&ivs, self.distance, self.stranded);
@@ -113,7 +114,7 @@ impl IntervalOp for Merge {
                 cols.push(Arc::new(StringArray::from_iter_values(g.iter().map(|g| strand_text(g.strand.unwrap_or(b'.'))))));
             }
             cols.push(Arc::new(Int64Array::from_iter_values(g.iter().map(|g| g.rows.len() as i64))));
-            Ok(RecordBatch::try_new(schema, cols)?)
+            out.finish(cols)
         })
     }
 }
@@ -166,7 +167,7 @@ struct Cluster {
 }
 
 impl IntervalOp for Cluster {
-    fn run(self: Arc<Self>, mut inputs: Vec<SendableRecordBatchStream>, schema: SchemaRef) -> BoxStream<'static, Result<RecordBatch>> {
+    fn run(self: Arc<Self>, mut inputs: Vec<SendableRecordBatchStream>, out: Columns, _workers: Workers) -> BoxStream<'static, Result<RecordBatch>> {
         all_rows(inputs.remove(0), move |rows| {
             let ivs = Intervals::new("cluster", &self.source, &rows)?;
             let mut order: Vec<(u32, i64)> = Vec::with_capacity(ivs.len());
@@ -181,7 +182,7 @@ impl IntervalOp for Cluster {
             let idx: Vec<u32> = order.iter().map(|p| p.0).collect();
             let mut cols = take_columns(&rows, &idx)?;
             cols.push(Arc::new(Int64Array::from_iter_values(order.iter().map(|p| p.1))));
-            Ok(RecordBatch::try_new(schema, cols)?)
+            out.finish(cols)
         })
     }
 }
@@ -210,7 +211,7 @@ struct Complement {
 }
 
 /// The gaps of `ivs` on each chromosome of `sizes`.
-fn complement_rows(this: &Complement, sizes: &ChromSizes, ivs: &Intervals, schema: SchemaRef) -> Result<RecordBatch> {
+fn complement_rows(this: &Complement, sizes: &ChromSizes, ivs: &Intervals, out: &Columns) -> Result<RecordBatch> {
     let mut per_chrom: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
     for g in groups(ivs, 0, false) {
         sizes.length("complement", &this.genome, &g.chrom)?;
@@ -236,20 +237,20 @@ fn complement_rows(this: &Complement, sizes: &ChromSizes, ivs: &Intervals, schem
     }
     let cols: Vec<ArrayRef> =
         vec![Arc::new(StringArray::from(chrom)), Arc::new(Int64Array::from(start)), Arc::new(Int64Array::from(end))];
-    Ok(RecordBatch::try_new(schema, cols)?)
+    out.finish(cols)
 }
 
 #[derive(Debug)]
 struct RunComplement(Complement);
 
 impl IntervalOp for RunComplement {
-    fn run(self: Arc<Self>, mut inputs: Vec<SendableRecordBatchStream>, schema: SchemaRef) -> BoxStream<'static, Result<RecordBatch>> {
+    fn run(self: Arc<Self>, mut inputs: Vec<SendableRecordBatchStream>, out: Columns, _workers: Workers) -> BoxStream<'static, Result<RecordBatch>> {
         let (rows, genome) = (inputs.remove(0), inputs.remove(0));
         let fut = async move {
             let sizes = ChromSizes::new("complement", &self.0.genome, &collect_rows(genome).await?)?;
             let rows = collect_rows(rows).await?;
             let ivs = Intervals::new("complement", &self.0.source, &rows)?;
-            complement_rows(&self.0, &sizes, &ivs, schema)
+            complement_rows(&self.0, &sizes, &ivs, &out)
         };
         futures::StreamExt::boxed(futures::stream::once(fut))
     }

@@ -21,7 +21,9 @@
 //! Inputs need not be sorted. Two-source functions read B into a
 //! per-chromosome index and stream A ([`exec::build_then_probe`]); the
 //! one-source ones that sort (`merge`, `cluster`, `complement`) read their
-//! source whole.
+//! source whole. Work is spread over the session's `target_partitions`
+//! threads ([`crate::workers::Workers`]): B's chromosomes are indexed side by
+//! side and long A batches are probed in pieces; results keep A's order.
 
 use std::sync::Arc;
 

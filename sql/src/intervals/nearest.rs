@@ -4,18 +4,20 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Int64Array, RecordBatch};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::array::{Int64Array, RecordBatch, UInt32Array};
+use arrow::compute::take;
+use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl};
 use datafusion::common::Result;
 use datafusion::datasource::TableProvider;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::stream::BoxStream;
 
-use super::exec::{prefixed_fields, take_columns, take_optional, IntervalOp, IntervalTable};
+use super::exec::{prefixed_fields, Columns, IntervalOp, IntervalTable};
 use super::flags::{Flags, StrandRule, Takes};
 use super::index::{index_then_probe, ChromIndex, Index};
 use super::overlap::two_sources;
+use crate::workers::Workers;
 use super::source::Intervals;
 use crate::coords::bedtools_span;
 use crate::SqlError;
@@ -169,7 +171,7 @@ impl Nearest {
         Ok(())
     }
 
-    fn step(&self, index: &Index, batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    fn step(&self, index: &Index, batch: RecordBatch, out: &Columns) -> Result<RecordBatch> {
         let a = Intervals::new("nearest", &self.a, &batch)?;
         let (mut ai, mut bi, mut dist) = (Vec::new(), Vec::new(), Vec::new());
         let mut picked = Vec::new();
@@ -189,17 +191,22 @@ impl Nearest {
                 dist.push(cand.4);
             }
         }
-        let mut cols = take_columns(&batch, &ai)?;
-        cols.extend(take_optional(&index.batch, &bi)?);
-        cols.push(Arc::new(Int64Array::from(dist)));
-        Ok(RecordBatch::try_new(Arc::clone(schema), cols)?)
+        // Only the columns the query reads are gathered (none for count(*)).
+        let (na, nb) = (batch.num_columns(), index.batch.num_columns());
+        let (ai, bi) = (UInt32Array::from(ai), UInt32Array::from(bi));
+        let mut dist = Some(dist);
+        out.build(ai.len(), |i| match i {
+            i if i < na => Ok(take(batch.column(i), &ai, None)?),
+            i if i < na + nb => Ok(take(index.batch.column(i - na), &bi, None)?),
+            _ => Ok(Arc::new(Int64Array::from(dist.take().unwrap_or_default()))),
+        })
     }
 }
 
 impl IntervalOp for Nearest {
-    fn run(self: Arc<Self>, inputs: Vec<SendableRecordBatchStream>, schema: SchemaRef) -> BoxStream<'static, Result<RecordBatch>> {
+    fn run(self: Arc<Self>, inputs: Vec<SendableRecordBatchStream>, out: Columns, workers: Workers) -> BoxStream<'static, Result<RecordBatch>> {
         let (function, b) = ("nearest", self.b.clone());
-        index_then_probe(function, b, inputs, move |index, batch| self.step(index, batch, &schema))
+        index_then_probe(function, b, inputs, workers, move |index, batch| self.step(index, batch, &out))
     }
 }
 

@@ -8,7 +8,8 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
+use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, UInt32Array};
+use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl};
 use datafusion::common::Result;
@@ -16,9 +17,10 @@ use datafusion::datasource::TableProvider;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::stream::BoxStream;
 
-use super::exec::{prefixed_fields, rows_with_coords, take_columns, IntervalOp, IntervalTable};
+use super::exec::{prefixed_fields, Columns, rows_with_coords, take_columns, IntervalOp, IntervalTable};
 use super::flags::{Flags, StrandRule, Takes};
 use super::index::{index_then_probe, overlap_bp, Index};
+use crate::workers::Workers;
 use super::source::{with_int64_coords, Intervals, Source};
 use crate::coords::bedtools_span;
 use crate::table_functions::source::string_arg;
@@ -145,12 +147,10 @@ struct Pairs {
     /// Window (left, right) around A, and whether it follows A's strand.
     pad: (i64, i64),
     strand_pad: bool,
-    /// Add the `overlap` column (intersect's pairs).
-    overlap_column: bool,
 }
 
 impl Pairs {
-    fn step(&self, index: &Index, batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    fn step(&self, index: &Index, batch: RecordBatch, out: &Columns) -> Result<RecordBatch> {
         let a = Intervals::new(self.function, &self.a, &batch)?;
         let (mut ai, mut bi, mut ov) = (Vec::new(), Vec::new(), Vec::new());
         let mut found = Vec::new();
@@ -171,21 +171,23 @@ impl Pairs {
                 _ => {}
             }
         }
-        let mut cols = take_columns(&batch, &ai)?;
-        if self.report == Report::Pairs {
-            cols.extend(take_columns(&index.batch, &bi)?);
-            if self.overlap_column {
-                cols.push(Arc::new(Int64Array::from(ov)));
-            }
-        }
-        Ok(RecordBatch::try_new(Arc::clone(schema), cols)?)
+        // Only the columns the query reads are gathered (none for count(*)).
+        let (na, nb) = (batch.num_columns(), index.batch.num_columns());
+        let (ai, bi) = (UInt32Array::from(ai), UInt32Array::from(bi));
+        let mut ov = Some(ov);
+        out.build(ai.len(), |i| match i {
+            i if i < na => Ok(take(batch.column(i), &ai, None)?),
+            i if i < na + nb => Ok(take(index.batch.column(i - na), &bi, None)?),
+            // The `overlap` column: in intersect's schema, not window's.
+            _ => Ok(Arc::new(Int64Array::from(ov.take().unwrap_or_default()))),
+        })
     }
 }
 
 impl IntervalOp for Pairs {
-    fn run(self: Arc<Self>, inputs: Vec<SendableRecordBatchStream>, schema: SchemaRef) -> BoxStream<'static, Result<RecordBatch>> {
+    fn run(self: Arc<Self>, inputs: Vec<SendableRecordBatchStream>, out: Columns, workers: Workers) -> BoxStream<'static, Result<RecordBatch>> {
         let (function, b) = (self.function, self.b.clone());
-        index_then_probe(function, b, inputs, move |index, batch| self.step(index, batch, &schema))
+        index_then_probe(function, b, inputs, workers, move |index, batch| self.step(index, batch, &out))
     }
 }
 
@@ -215,7 +217,7 @@ impl TableFunctionImpl for IntersectFunc {
         let (a, b, flags) = two_sources("intersect", &args, &known)?;
         let report = report(&flags)?;
         let schema = pairs_schema(&a, &b, report, true);
-        let op = Pairs { function: "intersect", a: a.arg.clone(), b: b.arg.clone(), rule: Rule::from_flags(&flags)?, report, pad: (0, 0), strand_pad: false, overlap_column: true };
+        let op = Pairs { function: "intersect", a: a.arg.clone(), b: b.arg.clone(), rule: Rule::from_flags(&flags)?, report, pad: (0, 0), strand_pad: false };
         Ok(IntervalTable::new("intersect", schema, vec![a, b], op))
     }
 }
@@ -255,7 +257,7 @@ impl TableFunctionImpl for WindowFunc {
         };
         let rule = Rule { strand, frac_a: None, frac_b: None, either: false, min_bp: 0 };
         let schema = pairs_schema(&a, &b, report, false);
-        let op = Pairs { function: "window", a: a.arg.clone(), b: b.arg.clone(), rule, report, pad, strand_pad: flags.has("-sw"), overlap_column: false };
+        let op = Pairs { function: "window", a: a.arg.clone(), b: b.arg.clone(), rule, report, pad, strand_pad: flags.has("-sw") };
         Ok(IntervalTable::new("window", schema, vec![a, b], op))
     }
 }
@@ -300,7 +302,7 @@ fn depth_histogram(s: i64, e: i64, spans: &[(i64, i64)]) -> Vec<i64> {
 }
 
 impl Summarise {
-    fn step(&self, index: &Index, batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    fn step(&self, index: &Index, batch: RecordBatch, out: &Columns) -> Result<RecordBatch> {
         let a = Intervals::new(self.function, &self.a, &batch)?;
         let mut found = Vec::new();
         let (mut rows, mut count, mut covered, mut length, mut fraction, mut depth) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -338,14 +340,14 @@ impl Summarise {
             Summary::Coverage => cols.extend([ints(count), ints(covered), ints(length), Arc::new(Float64Array::from(fraction))]),
             Summary::Histogram => cols.extend([ints(depth), ints(covered), ints(length), Arc::new(Float64Array::from(fraction))]),
         }
-        Ok(RecordBatch::try_new(Arc::clone(schema), cols)?)
+        out.finish(cols)
     }
 }
 
 impl IntervalOp for Summarise {
-    fn run(self: Arc<Self>, inputs: Vec<SendableRecordBatchStream>, schema: SchemaRef) -> BoxStream<'static, Result<RecordBatch>> {
+    fn run(self: Arc<Self>, inputs: Vec<SendableRecordBatchStream>, out: Columns, workers: Workers) -> BoxStream<'static, Result<RecordBatch>> {
         let (function, b) = (self.function, self.b.clone());
-        index_then_probe(function, b, inputs, move |index, batch| self.step(index, batch, &schema))
+        index_then_probe(function, b, inputs, workers, move |index, batch| self.step(index, batch, &out))
     }
 }
 
@@ -413,7 +415,7 @@ struct Subtract {
 }
 
 impl Subtract {
-    fn step(&self, index: &Index, batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    fn step(&self, index: &Index, batch: RecordBatch, out: &Columns) -> Result<RecordBatch> {
         let a = Intervals::new("subtract", &self.a, &batch)?;
         let mut found = Vec::new();
         let (mut rows, mut starts, mut ends) = (Vec::new(), Vec::new(), Vec::new());
@@ -455,14 +457,14 @@ impl Subtract {
                 keep(&mut rows, &mut starts, &mut ends, at, e);
             }
         }
-        rows_with_coords(&batch, &rows, starts, ends, schema)
+        rows_with_coords(&batch, &rows, starts, ends, out)
     }
 }
 
 impl IntervalOp for Subtract {
-    fn run(self: Arc<Self>, inputs: Vec<SendableRecordBatchStream>, schema: SchemaRef) -> BoxStream<'static, Result<RecordBatch>> {
+    fn run(self: Arc<Self>, inputs: Vec<SendableRecordBatchStream>, out: Columns, workers: Workers) -> BoxStream<'static, Result<RecordBatch>> {
         let (function, b) = ("subtract", self.b.clone());
-        index_then_probe(function, b, inputs, move |index, batch| self.step(index, batch, &schema))
+        index_then_probe(function, b, inputs, workers, move |index, batch| self.step(index, batch, &out))
     }
 }
 

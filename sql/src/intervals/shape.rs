@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl};
 use datafusion::common::Result;
 use datafusion::datasource::TableProvider;
@@ -12,9 +12,10 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 
-use super::exec::{build_then_probe, rows_with_coords, IntervalOp, IntervalTable};
+use super::exec::{Columns, build_then_probe, rows_with_coords, IntervalOp, IntervalTable};
 use super::flags::{Flags, Takes};
 use super::genome::{self, ChromSizes};
+use crate::workers::Workers;
 use super::source::{with_int64_coords, Intervals, Source};
 use crate::coords::bedtools_span;
 use crate::table_functions::source::string_arg;
@@ -82,7 +83,7 @@ struct Reshape {
 }
 
 impl Reshape {
-    fn step(&self, sizes: &ChromSizes, batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    fn step(&self, sizes: &ChromSizes, batch: RecordBatch, out: &Columns) -> Result<RecordBatch> {
         let ivs = Intervals::new(self.function, &self.source, &batch)?;
         let (mut rows, mut starts, mut ends) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..ivs.len() {
@@ -117,15 +118,15 @@ impl Reshape {
                 push(x, y);
             }
         }
-        rows_with_coords(&batch, &rows, starts, ends, schema)
+        rows_with_coords(&batch, &rows, starts, ends, out)
     }
 }
 
 impl IntervalOp for Reshape {
-    fn run(self: Arc<Self>, mut inputs: Vec<SendableRecordBatchStream>, schema: SchemaRef) -> BoxStream<'static, Result<RecordBatch>> {
+    fn run(self: Arc<Self>, mut inputs: Vec<SendableRecordBatchStream>, out: Columns, workers: Workers) -> BoxStream<'static, Result<RecordBatch>> {
         let (rows, genome) = (inputs.remove(0), inputs.remove(0));
         let this = Arc::clone(&self);
-        build_then_probe(genome, rows, move |g| ChromSizes::new(this.function, &this.genome, &g), move |sizes, batch| self.step(sizes, batch, &schema))
+        build_then_probe(genome, rows, workers, move |g, _| ChromSizes::new(this.function, &this.genome, &g), move |sizes, batch| self.step(sizes, batch, &out))
     }
 }
 
@@ -189,7 +190,7 @@ struct MakeWindows {
 }
 
 impl MakeWindows {
-    fn step(&self, batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    fn step(&self, batch: RecordBatch, out: &Columns) -> Result<RecordBatch> {
         let ivs = Intervals::new("makewindows", &self.source, &batch)?;
         let (mut chrom, mut start, mut end, mut number) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for i in 0..ivs.len() {
@@ -233,13 +234,13 @@ impl MakeWindows {
             Arc::new(Int64Array::from(end)),
             Arc::new(Int64Array::from(number)),
         ];
-        Ok(RecordBatch::try_new(Arc::clone(schema), cols)?)
+        out.finish(cols)
     }
 }
 
 impl IntervalOp for MakeWindows {
-    fn run(self: Arc<Self>, mut inputs: Vec<SendableRecordBatchStream>, schema: SchemaRef) -> BoxStream<'static, Result<RecordBatch>> {
-        inputs.remove(0).map(move |b| self.step(b?, &schema)).boxed()
+    fn run(self: Arc<Self>, mut inputs: Vec<SendableRecordBatchStream>, out: Columns, _workers: Workers) -> BoxStream<'static, Result<RecordBatch>> {
+        inputs.remove(0).map(move |b| self.step(b?, &out)).boxed()
     }
 }
 

@@ -26,6 +26,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::physical_plan::ExecutionPlan;
 
 use crate::error::SqlError;
+use crate::workers::Workers;
 use crate::table_functions::{bed, source as files};
 
 /// Where a source's rows come from.
@@ -117,7 +118,8 @@ impl Source {
             },
             other => other,
         })?;
-        Ok(Self::from_rows(arg, bed::read_bed(arg, reader, None)?))
+        let workers = Workers::new(session.config().target_partitions())?;
+        Ok(Self::from_rows(arg, bed::read_bed_on(arg, reader, None, &workers)?))
     }
 
     /// `arg` as a query or a table of the session, or `None` when it is neither.

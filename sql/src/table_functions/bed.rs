@@ -1,14 +1,15 @@
 //! Parsing BED3–BED12, narrowPeak and broadPeak files into Arrow columns.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, AsArray, Float64Builder, Int64Builder, ListBuilder, RecordBatch, StringBuilder,
+    ArrayRef, AsArray, Float64Builder, Int64Builder, ListBuilder, RecordBatch, StringArray, StringBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema};
 
 use crate::error::SqlError;
+use crate::workers::Workers;
 
 /// The layout of a BED-like file: how many leading columns have a standard
 /// meaning. Further columns are read as text named `field_<n>` (1-based).
@@ -168,27 +169,55 @@ impl Builder {
         Ok(())
     }
 
-    fn finish(self) -> ArrayRef {
+    fn finish(self) -> Part {
         match self {
-            Builder::Text(mut b) => Arc::new(b.finish()),
-            Builder::Int(mut b) => Arc::new(b.finish()),
-            Builder::Float(mut b) => Arc::new(b.finish()),
-            Builder::IntList(mut b) => Arc::new(b.finish()),
-            Builder::Score { mut raw, all_int, all_num } => {
-                let raw = raw.finish();
-                if all_int {
-                    let ints: arrow::array::Int64Array =
-                        raw.iter().map(|v| v.and_then(|s| s.parse().ok())).collect();
-                    Arc::new(ints)
-                } else if all_num {
-                    let f: arrow::array::Float64Array =
-                        raw.iter().map(|v| v.and_then(|s| s.parse().ok())).collect();
-                    Arc::new(f)
-                } else {
-                    Arc::new(raw)
+            Builder::Text(mut b) => Part::Array(Arc::new(b.finish())),
+            Builder::Int(mut b) => Part::Array(Arc::new(b.finish())),
+            Builder::Float(mut b) => Part::Array(Arc::new(b.finish())),
+            Builder::IntList(mut b) => Part::Array(Arc::new(b.finish())),
+            Builder::Score { mut raw, all_int, all_num } => Part::Score { raw: raw.finish(), all_int, all_num },
+        }
+    }
+}
+
+/// One block's values of a column.
+enum Part {
+    Array(ArrayRef),
+    /// Scores as text, and whether every one is an integer / a number.
+    Score { raw: StringArray, all_int: bool, all_num: bool },
+    /// Moved out while the blocks are put together.
+    Taken,
+}
+
+impl Part {
+    /// The column of every block, in order. Scores are Int64 if every value
+    /// of the file is an integer, Float64 if every value is a number, text
+    /// otherwise.
+    fn concat(parts: Vec<Part>) -> Result<ArrayRef, arrow::error::ArrowError> {
+        let (mut arrays, mut ints, mut nums, mut score) = (Vec::with_capacity(parts.len()), true, true, false);
+        for p in parts {
+            match p {
+                Part::Array(a) => arrays.push(a),
+                Part::Score { raw, all_int, all_num } => {
+                    (ints, nums, score) = (ints && all_int, nums && all_num, true);
+                    arrays.push(Arc::new(raw) as ArrayRef);
                 }
+                Part::Taken => {}
             }
         }
+        let whole = match arrays.as_slice() {
+            [one] => Arc::clone(one),
+            _ => arrow::compute::concat(&arrays.iter().map(|a| a.as_ref()).collect::<Vec<_>>())?,
+        };
+        if !score || !(ints || nums) {
+            return Ok(whole);
+        }
+        let raw = whole.as_string::<i32>();
+        Ok(if ints {
+            Arc::new(raw.iter().map(|v| v.and_then(|s| s.parse().ok())).collect::<arrow::array::Int64Array>())
+        } else {
+            Arc::new(raw.iter().map(|v| v.and_then(|s| s.parse().ok())).collect::<arrow::array::Float64Array>())
+        })
     }
 }
 
@@ -202,85 +231,185 @@ fn is_header(line: &str) -> bool {
         || line.starts_with("browser\t")
 }
 
-fn split(line: &str) -> Vec<&str> {
-    if line.contains('\t') { line.split('\t').collect() } else { line.split_whitespace().collect() }
+/// Splits `line` into `fields` (reused between lines): at tabs, or at runs of
+/// whitespace in a file without tabs.
+fn split_into<'a>(line: &'a str, fields: &mut Vec<&'a str>) {
+    fields.clear();
+    if line.contains('\t') {
+        fields.extend(line.split('\t'));
+    } else {
+        fields.extend(line.split_whitespace());
+    }
+}
+
+/// Bytes of whole lines per block; a parse works on one block per worker.
+const BLOCK_BYTES: usize = 4 << 20;
+
+/// Whole-line blocks of a reader, each with the 1-based number of its first line.
+struct Blocks<R> {
+    reader: R,
+    /// Bytes per block (more for a longer line).
+    size: usize,
+    carry: Vec<u8>,
+    lines: u64,
+    done: bool,
+}
+
+impl<R: BufRead> Blocks<R> {
+    fn next(&mut self) -> std::io::Result<Option<(u64, Vec<u8>)>> {
+        let mut buf = std::mem::take(&mut self.carry);
+        loop {
+            if !self.done && buf.len() < self.size {
+                let want = (self.size - buf.len()) as u64;
+                if self.reader.by_ref().take(want).read_to_end(&mut buf)? == 0 {
+                    self.done = true;
+                }
+                continue;
+            }
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            match memchr::memrchr(b'\n', &buf) {
+                Some(i) if !self.done => self.carry = buf.split_off(i + 1),
+                // No newline yet: a line longer than a block; read on.
+                None if !self.done => {
+                    let more = (buf.len() + self.size) as u64;
+                    if self.reader.by_ref().take(more).read_to_end(&mut buf)? == 0 {
+                        self.done = true;
+                    }
+                    continue;
+                }
+                // The end of the input: the rest is the last block.
+                _ => {}
+            }
+            let first = self.lines + 1;
+            self.lines += memchr::memchr_iter(b'\n', &buf).count() as u64;
+            return Ok(Some((first, buf)));
+        }
+    }
+}
+
+/// The columns of a file, fixed by its first record.
+struct Layout {
+    cols: Vec<(String, Kind)>,
+}
+
+/// `text` as UTF-8, or the line (numbered from `first`) where it is not.
+fn block_text<'a>(path: &str, first: u64, text: &'a [u8]) -> Result<&'a str, SqlError> {
+    std::str::from_utf8(text).map_err(|e| SqlError::Malformed {
+        path: path.to_string(),
+        line: first + memchr::memchr_iter(b'\n', &text[..e.valid_up_to()]).count() as u64,
+        message: "not UTF-8 text".into(),
+    })
+}
+
+/// The layout of the first record of `block` (numbered from `first`), or
+/// `None` when it has only header lines.
+fn detect_layout(path: &str, format: Option<BedFormat>, first: u64, block: &[u8]) -> Result<Option<Layout>, SqlError> {
+    let text = block_text(path, first, block)?;
+    let mut fields = Vec::new();
+    for (n, line) in text.split('\n').enumerate() {
+        let line = line.trim_end_matches('\r');
+        if is_header(line) {
+            continue;
+        }
+        let malformed = |message: String| SqlError::Malformed { path: path.to_string(), line: first + n as u64, message };
+        split_into(line, &mut fields);
+        let f = match format {
+            Some(f) => f,
+            None => BedFormat::detect(path, &fields)
+                .ok_or_else(|| malformed(format!("expected at least 3 columns, found {}", fields.len())))?,
+        };
+        if fields.len() < f.standard_columns() {
+            return Err(malformed(format!("{f:?} needs {} columns, found {}", f.standard_columns(), fields.len())));
+        }
+        let mut cols: Vec<(String, Kind)> = columns(f).into_iter().map(|(n, k)| (n.to_string(), k)).collect();
+        for i in cols.len()..fields.len() {
+            cols.push((format!("field_{}", i + 1), Kind::Text));
+        }
+        return Ok(Some(Layout { cols }));
+    }
+    Ok(None)
+}
+
+/// The records of one block (lines numbered from `first`), a part per column.
+fn parse_block(path: &str, layout: &Layout, first: u64, block: &[u8]) -> Result<Vec<Part>, SqlError> {
+    let text = block_text(path, first, block)?;
+    let cols = &layout.cols;
+    let mut builders: Vec<Builder> = cols.iter().map(|(_, k)| Builder::new(*k)).collect();
+    let mut fields = Vec::with_capacity(cols.len());
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    for (n, line) in text.split('\n').enumerate() {
+        let line = line.trim_end_matches('\r');
+        if is_header(line) {
+            continue;
+        }
+        let malformed = |message: String| SqlError::Malformed { path: path.to_string(), line: first + n as u64, message };
+        split_into(line, &mut fields);
+        if fields.len() != cols.len() {
+            return Err(malformed(format!("expected {} columns like the first record, found {}", cols.len(), fields.len())));
+        }
+        let start: i64 = fields[1].parse().map_err(|_| malformed(format!("column 2 (start): '{}' is not an integer", fields[1])))?;
+        let end: i64 = fields[2].parse().map_err(|_| malformed(format!("column 3 (end): '{}' is not an integer", fields[2])))?;
+        if start < 0 || end < start {
+            return Err(malformed(format!("invalid interval: start {start}, end {end} (need 0 <= start <= end)")));
+        }
+        for (i, ((name, kind), b)) in cols.iter().zip(builders.iter_mut()).enumerate() {
+            match (i, &mut *b) {
+                (1, Builder::Int(b)) => b.append_value(start),
+                (2, Builder::Int(b)) => b.append_value(end),
+                _ => b.push(*kind, fields[i]).map_err(|m| malformed(format!("column {} ({name}): {m}", i + 1)))?,
+            }
+        }
+    }
+    Ok(builders.into_iter().map(Builder::finish).collect())
 }
 
 /// Reads a whole BED-like file into one record batch. `format` forces the
 /// layout; otherwise it is detected with [`BedFormat::detect`]. Errors name
 /// the file, the 1-based line and the column.
-pub fn read_bed(
-    path: &str,
-    reader: impl BufRead,
-    format: Option<BedFormat>,
-) -> Result<RecordBatch, SqlError> {
-    let malformed =
-        |line: u64, message: String| SqlError::Malformed { path: path.to_string(), line, message };
+pub fn read_bed(path: &str, reader: impl BufRead, format: Option<BedFormat>) -> Result<RecordBatch, SqlError> {
+    read_bed_on(path, reader, format, &Workers::default())
+}
+
+/// [`read_bed`], parsing blocks of lines side by side on `workers` (the same
+/// rows, in the file's order; the first malformed line in the file is the one
+/// reported).
+pub fn read_bed_on(path: &str, reader: impl BufRead, format: Option<BedFormat>, workers: &Workers) -> Result<RecordBatch, SqlError> {
+    read_blocks(path, reader, format, workers, BLOCK_BYTES)
+}
+
+/// [`read_bed_on`] with blocks of `size` bytes.
+fn read_blocks(path: &str, reader: impl BufRead, format: Option<BedFormat>, workers: &Workers, size: usize) -> Result<RecordBatch, SqlError> {
     let io = |source| SqlError::Io { path: path.to_string(), source };
-    let mut reader = reader;
-    let mut buf = String::new();
-    let mut line_no = 0u64;
-    let mut layout: Option<(Vec<(String, Kind)>, Vec<Builder>)> = None;
+    let mut blocks = Blocks { reader, size, carry: Vec::new(), lines: 0, done: false };
+    let mut layout: Option<Layout> = None;
+    let mut parts: Vec<Vec<Part>> = Vec::new();
     loop {
-        buf.clear();
-        if reader.read_line(&mut buf).map_err(io)? == 0 {
+        let mut group = Vec::with_capacity(workers.threads());
+        while group.len() < workers.threads() {
+            match blocks.next().map_err(io)? {
+                Some(b) => group.push(b),
+                None => break,
+            }
+        }
+        if group.is_empty() {
             break;
         }
-        line_no += 1;
-        let line = buf.trim_end_matches(['\n', '\r']);
-        if is_header(line) {
-            continue;
-        }
-        let fields = split(line);
-        let (cols, builders) = match &mut layout {
-            Some(l) => (&l.0, &mut l.1),
-            None => {
-                let f = match format {
-                    Some(f) => f,
-                    None => BedFormat::detect(path, &fields).ok_or_else(|| {
-                        malformed(line_no, format!("expected at least 3 columns, found {}", fields.len()))
-                    })?,
-                };
-                if fields.len() < f.standard_columns() {
-                    return Err(malformed(
-                        line_no,
-                        format!("{f:?} needs {} columns, found {}", f.standard_columns(), fields.len()),
-                    ));
+        if layout.is_none() {
+            for (first, block) in &group {
+                layout = detect_layout(path, format, *first, block)?;
+                if layout.is_some() {
+                    break;
                 }
-                let mut cols: Vec<(String, Kind)> =
-                    columns(f).into_iter().map(|(n, k)| (n.to_string(), k)).collect();
-                for i in cols.len()..fields.len() {
-                    cols.push((format!("field_{}", i + 1), Kind::Text));
-                }
-                let builders = cols.iter().map(|(_, k)| Builder::new(*k)).collect();
-                let l = layout.insert((cols, builders));
-                (&l.0, &mut l.1)
             }
-        };
-        if fields.len() != cols.len() {
-            return Err(malformed(
-                line_no,
-                format!("expected {} columns like the first record, found {}", cols.len(), fields.len()),
-            ));
         }
-        let start: i64 = fields[1].parse().map_err(|_| {
-            malformed(line_no, format!("column 2 (start): '{}' is not an integer", fields[1]))
-        })?;
-        let end: i64 = fields[2].parse().map_err(|_| {
-            malformed(line_no, format!("column 3 (end): '{}' is not an integer", fields[2]))
-        })?;
-        if start < 0 || end < start {
-            return Err(malformed(
-                line_no,
-                format!("invalid interval: start {start}, end {end} (need 0 <= start <= end)"),
-            ));
-        }
-        for (i, ((name, kind), b)) in cols.iter().zip(builders.iter_mut()).enumerate() {
-            b.push(*kind, fields[i])
-                .map_err(|m| malformed(line_no, format!("column {} ({name}): {m}", i + 1)))?;
+        let Some(l) = &layout else { continue };
+        for part in workers.map(group, |(first, block)| parse_block(path, l, first, &block)) {
+            parts.push(part?);
         }
     }
-    let Some((cols, builders)) = layout else {
+    let (Some(layout), false) = (layout, parts.is_empty()) else {
         // An empty file is an empty BED3.
         let schema = Arc::new(Schema::new(vec![
             Field::new("chrom", DataType::Utf8, false),
@@ -289,8 +418,14 @@ pub fn read_bed(
         ]));
         return Ok(RecordBatch::new_empty(schema));
     };
-    let arrays: Vec<ArrayRef> = builders.into_iter().map(Builder::finish).collect();
-    let fields: Vec<Field> = cols
+    let cannot = |e: arrow::error::ArrowError| SqlError::Malformed { path: path.to_string(), line: blocks.lines, message: format!("cannot build the table: {e}") };
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(layout.cols.len());
+    for c in 0..layout.cols.len() {
+        let column: Vec<Part> = parts.iter_mut().map(|p| std::mem::replace(&mut p[c], Part::Taken)).collect();
+        arrays.push(Part::concat(column).map_err(cannot)?);
+    }
+    let fields: Vec<Field> = layout
+        .cols
         .iter()
         .zip(&arrays)
         .map(|((name, _), a)| {
@@ -298,8 +433,7 @@ pub fn read_bed(
             Field::new(name, a.data_type().clone(), !required)
         })
         .collect();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
-        .map_err(|e| malformed(line_no, format!("cannot build the table: {e}")))
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(cannot)
 }
 
 /// Rows of `batch` as `chrom`, `start`, `end` slices (for callers that index
@@ -374,5 +508,37 @@ mod tests {
         assert!(e.contains("column 6 (strand): '*' is not a strand"), "{e}");
         let e = read("chr1\t0\t5\n", Some(BedFormat::Bed(6))).unwrap_err().to_string();
         assert!(e.contains("needs 6 columns, found 3"), "{e}");
+    }
+
+    /// Blocks of a few bytes (so lines cross block ends, and some lines are
+    /// longer than a block) give the rows and errors of one whole block.
+    #[test]
+    fn small_blocks_read_like_one_block() {
+        let text = "track name=x\n#c\nchr1\t0\t10\tg1\t5\t+\r\n\nchr2\t3\t3\tg2\t.\t-\nchr2\t4\t9\ta_much_longer_name_than_any_block\t7\t+\nchr3\t1\t2\tg4\t8\t.";
+        let workers = Workers::new(3).unwrap();
+        let whole = read(text, None).unwrap();
+        assert_eq!(whole.num_rows(), 4);
+        assert_eq!(whole.column(4).data_type(), &DataType::Int64);
+        for size in [1, 7, 16, 40, 1 << 20] {
+            let b = read_blocks("t.bed", text.as_bytes(), None, &workers, size).unwrap();
+            assert_eq!(b, whole, "blocks of {size} bytes");
+        }
+        // Scores: integers in one block and a fraction in a later one make the column Float64; a word makes it text.
+        let mixed = "c\t0\t1\tn\t5\t+\nc\t0\t1\tn\t2.5\t+\n";
+        let b = read_blocks("t.bed", mixed.as_bytes(), None, &workers, 8).unwrap();
+        assert_eq!(b.column(4).as_primitive::<Float64Type>().values().to_vec(), [5.0, 2.5]);
+        let b = read_blocks("t.bed", format!("{mixed}c\t0\t1\tn\tx\t+\n").as_bytes(), None, &workers, 8).unwrap();
+        assert_eq!(b.column(4).as_string::<i32>().value(2), "x");
+        // The first bad line of the file is reported, with its number, whichever block it is in.
+        let bad = "chr1\t0\t10\nchr1\t0\t10\nchr1\tx\t5\nchr1\t9\t5\n";
+        for size in [1, 12, 1 << 20] {
+            let e = read_blocks("t.bed", bad.as_bytes(), None, &workers, size).unwrap_err().to_string();
+            assert_eq!(e, "t.bed:3: column 2 (start): 'x' is not an integer", "blocks of {size} bytes");
+        }
+        let e = read_blocks("t.bed", b"chr1\t0\t10\nchr\xff\t0\t1\n".as_slice(), None, &workers, 4).unwrap_err().to_string();
+        assert_eq!(e, "t.bed:2: not UTF-8 text");
+        // Only header lines: an empty BED3.
+        let b = read_blocks("t.bed", b"#a\n#b\n".as_slice(), None, &workers, 2).unwrap();
+        assert_eq!((b.num_rows(), b.num_columns()), (0, 3));
     }
 }

@@ -9,6 +9,7 @@ use datafusion::datasource::{MemTable, TableProvider};
 use super::bed::{self, BedFormat};
 use super::{mem_table, source};
 use crate::error::SqlError;
+use crate::workers::Workers;
 
 const NAME: &str = "read_bed";
 
@@ -29,7 +30,7 @@ pub struct ReadBedFunc;
 /// Reads `path`, if `session` may, into a table provider.
 fn load(session: &dyn Session, path: &str, format: Option<BedFormat>) -> Result<Arc<MemTable>, SqlError> {
     let reader = source::open_allowed(session, NAME, path)?;
-    let batch = bed::read_bed(path, reader, format)?;
+    let batch = bed::read_bed_on(path, reader, format, &Workers::new(session.config().target_partitions())?)?;
     mem_table(NAME, batch)
 }
 
