@@ -223,6 +223,19 @@ pub fn take_columns(batch: &RecordBatch, rows: &[u32]) -> Result<Vec<ArrayRef>> 
     Ok(batch.columns().iter().map(|c| take(c.as_ref(), &idx, None)).collect::<Result<Vec<_>, _>>()?)
 }
 
+/// A batch of pairs: rows `ai` of `a`, rows `bi` of `b` (NULL where a row is
+/// NULL), then the column `last` when the schema has one past them; only the
+/// columns the query reads are gathered (none for count(*)).
+pub fn pairs_batch(out: &Columns, a: &RecordBatch, ai: UInt32Array, b: &RecordBatch, bi: UInt32Array, last: Vec<i64>) -> Result<RecordBatch> {
+    let (na, nb) = (a.num_columns(), b.num_columns());
+    let mut last = Some(last);
+    out.build(ai.len(), |i| match i {
+        i if i < na => Ok(take(a.column(i), &ai, None)?),
+        i if i < na + nb => Ok(take(b.column(i - na), &bi, None)?),
+        _ => Ok(Arc::new(arrow::array::Int64Array::from(last.take().unwrap_or_default()))),
+    })
+}
+
 /// `schema`'s fields, each name prefixed, nullable when `nullable`.
 pub fn prefixed_fields(schema: &Schema, prefix: &str, nullable: bool) -> Vec<Arc<Field>> {
     schema

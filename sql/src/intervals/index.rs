@@ -9,9 +9,12 @@ use coitrees::{COITree, GenericInterval, Interval, IntervalTree};
 use datafusion::common::Result;
 
 use super::source::Intervals;
-use crate::workers::Workers;
 use crate::coords::bedtools_span;
 use crate::error::SqlError;
+use crate::workers::Workers;
+
+/// A B row as indexed: (span start, span end, row).
+type Span = (i64, i64, u32);
 
 /// B rows of one chromosome.
 pub struct ChromIndex {
@@ -63,7 +66,7 @@ impl Index {
             let (s, e) = bedtools_span(ivs.start[i], ivs.end[i]);
             groups.entry(ivs.chrom.value(i)).or_default().push((s, e, i as u32));
         }
-        let mut groups: Vec<(&str, Vec<(i64, i64, u32)>)> = groups.into_iter().collect();
+        let mut groups: Vec<(&str, Vec<Span>)> = groups.into_iter().collect();
         // Largest first, so no worker is left with a big chromosome at the end.
         groups.sort_unstable_by_key(|g| std::cmp::Reverse(g.1.len()));
         let built = workers.map(groups, |(chrom, by_start)| Ok::<_, SqlError>((chrom.to_string(), ChromIndex::new(function, by_start)?)));

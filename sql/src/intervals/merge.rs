@@ -19,10 +19,10 @@ use futures::stream::BoxStream;
 use super::exec::{Columns, all_rows, collect_rows, take_columns, IntervalOp, IntervalTable};
 use super::flags::{Flags, Takes};
 use super::genome::{self, ChromSizes};
-use crate::workers::Workers;
 use super::source::{Intervals, Source};
 use crate::coords::bedtools_span;
 use crate::table_functions::source::string_arg;
+use crate::workers::Workers;
 
 /// (span start, span end, row).
 type Span = (i64, i64, u32);

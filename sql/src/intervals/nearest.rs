@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Int64Array, RecordBatch, UInt32Array};
-use arrow::compute::take;
+use arrow::array::{RecordBatch, UInt32Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl};
 use datafusion::common::Result;
@@ -13,14 +12,14 @@ use datafusion::datasource::TableProvider;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::stream::BoxStream;
 
-use super::exec::{prefixed_fields, Columns, IntervalOp, IntervalTable};
+use super::exec::{pairs_batch, prefixed_fields, Columns, IntervalOp, IntervalTable};
 use super::flags::{Flags, StrandRule, Takes};
 use super::index::{index_then_probe, ChromIndex, Index};
 use super::overlap::two_sources;
-use crate::workers::Workers;
 use super::source::Intervals;
 use crate::coords::bedtools_span;
 use crate::SqlError;
+use crate::workers::Workers;
 
 /// Which ties a distance group reports (`-t`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,15 +190,7 @@ impl Nearest {
                 dist.push(cand.4);
             }
         }
-        // Only the columns the query reads are gathered (none for count(*)).
-        let (na, nb) = (batch.num_columns(), index.batch.num_columns());
-        let (ai, bi) = (UInt32Array::from(ai), UInt32Array::from(bi));
-        let mut dist = Some(dist);
-        out.build(ai.len(), |i| match i {
-            i if i < na => Ok(take(batch.column(i), &ai, None)?),
-            i if i < na + nb => Ok(take(index.batch.column(i - na), &bi, None)?),
-            _ => Ok(Arc::new(Int64Array::from(dist.take().unwrap_or_default()))),
-        })
+        pairs_batch(out, &batch, UInt32Array::from(ai), &index.batch, UInt32Array::from(bi), dist)
     }
 }
 

@@ -9,7 +9,6 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, UInt32Array};
-use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl};
 use datafusion::common::Result;
@@ -17,14 +16,14 @@ use datafusion::datasource::TableProvider;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::stream::BoxStream;
 
-use super::exec::{prefixed_fields, Columns, rows_with_coords, take_columns, IntervalOp, IntervalTable};
+use super::exec::{pairs_batch, prefixed_fields, Columns, rows_with_coords, take_columns, IntervalOp, IntervalTable};
 use super::flags::{Flags, StrandRule, Takes};
 use super::index::{index_then_probe, overlap_bp, Index};
-use crate::workers::Workers;
 use super::source::{with_int64_coords, Intervals, Source};
 use crate::coords::bedtools_span;
 use crate::table_functions::source::string_arg;
 use crate::SqlError;
+use crate::workers::Workers;
 
 /// `(a, b [, options])`.
 pub(crate) fn two_sources(function: &'static str, args: &TableFunctionArgs, known: &[(&str, Takes)]) -> Result<(Source, Source, Flags)> {
@@ -171,16 +170,8 @@ impl Pairs {
                 _ => {}
             }
         }
-        // Only the columns the query reads are gathered (none for count(*)).
-        let (na, nb) = (batch.num_columns(), index.batch.num_columns());
-        let (ai, bi) = (UInt32Array::from(ai), UInt32Array::from(bi));
-        let mut ov = Some(ov);
-        out.build(ai.len(), |i| match i {
-            i if i < na => Ok(take(batch.column(i), &ai, None)?),
-            i if i < na + nb => Ok(take(index.batch.column(i - na), &bi, None)?),
-            // The `overlap` column: in intersect's schema, not window's.
-            _ => Ok(Arc::new(Int64Array::from(ov.take().unwrap_or_default()))),
-        })
+        // `overlap` is in intersect's schema, not window's.
+        pairs_batch(out, &batch, UInt32Array::from(ai), &index.batch, UInt32Array::from(bi), ov)
     }
 }
 

@@ -15,11 +15,11 @@ use futures::StreamExt;
 use super::exec::{Columns, build_then_probe, rows_with_coords, IntervalOp, IntervalTable};
 use super::flags::{Flags, Takes};
 use super::genome::{self, ChromSizes};
-use crate::workers::Workers;
 use super::source::{with_int64_coords, Intervals, Source};
 use crate::coords::bedtools_span;
 use crate::table_functions::source::string_arg;
 use crate::SqlError;
+use crate::workers::Workers;
 
 /// Bases to add on the left and right: fixed, or fractions of each length.
 #[derive(Debug, Clone, Copy)]

@@ -26,8 +26,8 @@ use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::physical_plan::ExecutionPlan;
 
 use crate::error::SqlError;
-use crate::workers::Workers;
 use crate::table_functions::{bed, source as files};
+use crate::workers::Workers;
 
 /// Where a source's rows come from.
 #[derive(Debug, Clone)]

@@ -303,17 +303,20 @@ fn block_text<'a>(path: &str, first: u64, text: &'a [u8]) -> Result<&'a str, Sql
     })
 }
 
+/// The records of a block: each line that is not a header, without its line
+/// end, with its index in the block.
+fn records(text: &str) -> impl Iterator<Item = (u64, &str)> {
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    text.split('\n').enumerate().map(|(n, l)| (n as u64, l.trim_end_matches('\r'))).filter(|(_, l)| !is_header(l))
+}
+
 /// The layout of the first record of `block` (numbered from `first`), or
 /// `None` when it has only header lines.
 fn detect_layout(path: &str, format: Option<BedFormat>, first: u64, block: &[u8]) -> Result<Option<Layout>, SqlError> {
     let text = block_text(path, first, block)?;
     let mut fields = Vec::new();
-    for (n, line) in text.split('\n').enumerate() {
-        let line = line.trim_end_matches('\r');
-        if is_header(line) {
-            continue;
-        }
-        let malformed = |message: String| SqlError::Malformed { path: path.to_string(), line: first + n as u64, message };
+    if let Some((n, line)) = records(text).next() {
+        let malformed = |message: String| SqlError::Malformed { path: path.to_string(), line: first + n, message };
         split_into(line, &mut fields);
         let f = match format {
             Some(f) => f,
@@ -338,13 +341,8 @@ fn parse_block(path: &str, layout: &Layout, first: u64, block: &[u8]) -> Result<
     let cols = &layout.cols;
     let mut builders: Vec<Builder> = cols.iter().map(|(_, k)| Builder::new(*k)).collect();
     let mut fields = Vec::with_capacity(cols.len());
-    let text = text.strip_suffix('\n').unwrap_or(text);
-    for (n, line) in text.split('\n').enumerate() {
-        let line = line.trim_end_matches('\r');
-        if is_header(line) {
-            continue;
-        }
-        let malformed = |message: String| SqlError::Malformed { path: path.to_string(), line: first + n as u64, message };
+    for (n, line) in records(text) {
+        let malformed = |message: String| SqlError::Malformed { path: path.to_string(), line: first + n, message };
         split_into(line, &mut fields);
         if fields.len() != cols.len() {
             return Err(malformed(format!("expected {} columns like the first record, found {}", cols.len(), fields.len())));
