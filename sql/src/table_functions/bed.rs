@@ -185,8 +185,6 @@ enum Part {
     Array(ArrayRef),
     /// Scores as text, and whether every one is an integer / a number.
     Score { raw: StringArray, all_int: bool, all_num: bool },
-    /// Moved out while the blocks are put together.
-    Taken,
 }
 
 impl Part {
@@ -202,7 +200,6 @@ impl Part {
                     (ints, nums, score) = (ints && all_int, nums && all_num, true);
                     arrays.push(Arc::new(raw) as ArrayRef);
                 }
-                Part::Taken => {}
             }
         }
         let whole = match arrays.as_slice() {
@@ -382,7 +379,8 @@ fn read_blocks(path: &str, reader: impl BufRead, format: Option<BedFormat>, work
     let io = |source| SqlError::Io { path: path.to_string(), source };
     let mut blocks = Blocks { reader, size, carry: Vec::new(), lines: 0, done: false };
     let mut layout: Option<Layout> = None;
-    let mut parts: Vec<Vec<Part>> = Vec::new();
+    // Each column's parts, a part per block.
+    let mut columns: Vec<Vec<Part>> = Vec::new();
     loop {
         let mut group = Vec::with_capacity(workers.threads());
         while group.len() < workers.threads() {
@@ -403,11 +401,15 @@ fn read_blocks(path: &str, reader: impl BufRead, format: Option<BedFormat>, work
             }
         }
         let Some(l) = &layout else { continue };
-        for part in workers.map(group, |(first, block)| parse_block(path, l, first, &block)) {
-            parts.push(part?);
+        columns.resize_with(l.cols.len(), Vec::new);
+        for parts in workers.map(group, |(first, block)| parse_block(path, l, first, &block)) {
+            for (column, part) in columns.iter_mut().zip(parts?) {
+                column.push(part);
+            }
         }
     }
-    let (Some(layout), false) = (layout, parts.is_empty()) else {
+    // A layout is found only in a block that is then parsed.
+    let Some(layout) = layout else {
         // An empty file is an empty BED3.
         let schema = Arc::new(Schema::new(vec![
             Field::new("chrom", DataType::Utf8, false),
@@ -417,11 +419,7 @@ fn read_blocks(path: &str, reader: impl BufRead, format: Option<BedFormat>, work
         return Ok(RecordBatch::new_empty(schema));
     };
     let cannot = |e: arrow::error::ArrowError| SqlError::Malformed { path: path.to_string(), line: blocks.lines, message: format!("cannot build the table: {e}") };
-    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(layout.cols.len());
-    for c in 0..layout.cols.len() {
-        let column: Vec<Part> = parts.iter_mut().map(|p| std::mem::replace(&mut p[c], Part::Taken)).collect();
-        arrays.push(Part::concat(column).map_err(cannot)?);
-    }
+    let arrays = columns.into_iter().map(|c| Part::concat(c).map_err(cannot)).collect::<Result<Vec<ArrayRef>, _>>()?;
     let fields: Vec<Field> = layout
         .cols
         .iter()
