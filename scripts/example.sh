@@ -6,6 +6,11 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$OMICSDB_ROOT"
+# usearch (the embedding indexes' HNSW library) is C++: the build needs a compiler.
+if ! command -v c++ >/dev/null; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq g++ >/dev/null
+fi
 cargo build --workspace --bins --locked
 OMICSDB="$CARGO_TARGET_DIR/debug/omicsdb"
 DB="${1:-example-db}"
@@ -53,3 +58,11 @@ set -x
 "$OMICSDB" score-variants --model gm12878_omics --out "$DB/ceu_scored.vcf.gz" data/tracks/CEUtrio_20.vcf.bgz
 "$OMICSDB" sql "SELECT * FROM ism('20:30,000,101-30,000,104', 'GM12878', 'atac_seq', 'gm12878_omics') ORDER BY pos, alt"
 "$OMICSDB" plot --region 20:30,000,001-30,000,200 --ism GM12878:atac_seq --ism-model gm12878_omics --tracks atac_gm12878 --out "$DB/ism.svg"
+# Similarity search: embed every chr20 window with the omics model's backbone, index
+# the embeddings (usearch HNSW), and find the windows most like the strongest ATAC
+# peak, joined with the tracks; then the same search restricted to CTCF windows.
+"$OMICSDB" index create --model gm12878_omics --name chr20_gm12878
+"$OMICSDB" sql "SELECT name, window_set, model, model_version, dim, windows, kind, metric, stale FROM embedding_indexes"
+PEAK=$("$OMICSDB" sql --format csv "SELECT region FROM windows WHERE atac_gm12878 > 0 ORDER BY atac_gm12878 DESC, start LIMIT 1" | tail -1)
+"$OMICSDB" sql "SELECT s.rank, s.region, round(s.distance, 4) AS distance, w.atac_gm12878, w.ctcf_gm12878, round(w.gc, 3) AS gc FROM similar_regions('chr20_gm12878', '$PEAK', 10) s JOIN windows w USING (chrom, start, \"end\") ORDER BY s.rank"
+"$OMICSDB" sql "SELECT s.rank, s.region, round(s.distance, 4) AS distance, w.ctcf_gm12878 FROM similar_regions('chr20_gm12878', '$PEAK', 5, 'ctcf_gm12878 > 0') s JOIN windows w USING (chrom, start, \"end\") ORDER BY s.rank"

@@ -2,9 +2,11 @@
 # Installs the system tools the tests compare against or drive:
 # samtools (faidx reference), bedtools (interval-join reference), tabix,
 # bcftools (reads the VCFs `omicsdb score-variants` writes),
-# and the PostgreSQL client (psql) for the wire-protocol tests.
+# and the PostgreSQL client (psql) for the wire-protocol tests; and a C++
+# compiler, which the build needs for usearch (the embedding indexes' HNSW library).
 set -euo pipefail
 need=()
+command -v c++ >/dev/null || need+=(g++)
 command -v samtools >/dev/null || need+=(samtools)
 command -v bedtools >/dev/null || need+=(bedtools)
 command -v tabix >/dev/null || need+=(tabix)

@@ -19,6 +19,9 @@ pub enum Error {
     #[error(transparent)]
     Udf(#[from] omicsdb_udf::UdfError),
     /// Anything else, with a message.
+    /// An embedding index failed.
+    #[error(transparent)]
+    Index(#[from] crate::embedding_index::IndexError),
     #[error("{0}")]
     Other(String),
 }

@@ -28,6 +28,7 @@
 //! at a time; a second process gets a clear "in use" error.
 
 mod catalog_tables;
+pub mod embedding_index;
 pub mod plot;
 pub mod error;
 pub mod materialize;
@@ -53,7 +54,7 @@ pub use error::{Error, Result};
 pub use sequence_source::StoreSequenceSource;
 
 /// Tables that always exist (catalog views); window sets and others are added per database.
-const CATALOG_TABLES: [&str; 5] = ["assemblies", "chroms", "window_sets", "tracks", "models"];
+const CATALOG_TABLES: [&str; 6] = ["assemblies", "chroms", "window_sets", "tracks", "models", embedding_index::table::NAME];
 
 /// An open omicsdb database: the store plus a SQL session over it. Cheap to clone.
 #[derive(Clone)]
@@ -116,6 +117,7 @@ impl Database {
             models.cache().set_budget(bytes);
         }
         omicsdb_udf::register_model_functions(&ctx, Arc::clone(&models));
+        embedding_index::functions::register(&ctx, &embedding_index::functions::SearchState::new(Arc::clone(&store)));
         let db = Self { inner: Arc::new(Inner { store, ctx, models, registered: Default::default() }) };
         db.refresh()?;
         Ok(db)
@@ -168,6 +170,7 @@ impl Database {
         add(CATALOG_TABLES[2], catalog_tables::window_sets(&sets)?)?;
         add(CATALOG_TABLES[3], catalog_tables::tracks(&tracks)?)?;
         add(CATALOG_TABLES[4], omicsdb_udf::models_table(store)?)?;
+        add(CATALOG_TABLES[5], embedding_index::table::table(store)?)?;
         let tables: Vec<omicsdb_storage::TableMeta> = store.catalog().list("table/")?;
         for t in &tables {
             add(&t.name, stored_tables::table(store.root(), t)?)?;

@@ -15,3 +15,4 @@ mod pruning;
 mod train_defaults;
 mod zoo;
 mod variants;
+mod embedding_index;

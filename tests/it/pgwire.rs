@@ -23,11 +23,11 @@ use tokio::time::timeout;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
 /// Upper bound for any single client step.
-const STEP: Duration = Duration::from_secs(20);
+pub(crate) const STEP: Duration = Duration::from_secs(20);
 
 /// A running server; stops when dropped.
-struct TestServer {
-    addr: SocketAddr,
+pub(crate) struct TestServer {
+    pub(crate) addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -44,14 +44,14 @@ impl Drop for TestServer {
 }
 
 impl TestServer {
-    fn conn_str(&self, user: &str, extra: &str) -> String {
+    pub(crate) fn conn_str(&self, user: &str, extra: &str) -> String {
         format!(
             "host=127.0.0.1 port={} user={user} dbname=omicsdb connect_timeout=10 {extra}",
             self.addr.port()
         )
     }
 
-    async fn connect(&self) -> Client {
+    pub(crate) async fn connect(&self) -> Client {
         self.connect_as("omics", "").await.expect("connect")
     }
 
@@ -108,7 +108,7 @@ fn windows_context_in(ctx: SessionContext) -> Arc<SessionContext> {
     Arc::new(ctx)
 }
 
-async fn start_with(ctx: Arc<SessionContext>, cfg: ServeConfig) -> TestServer {
+pub(crate) async fn start_with(ctx: Arc<SessionContext>, cfg: ServeConfig) -> TestServer {
     let cfg = ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         ..cfg
@@ -131,7 +131,7 @@ async fn start(cfg: ServeConfig) -> TestServer {
     start_with(windows_context(), cfg).await
 }
 
-fn sqlstate(e: &tokio_postgres::Error) -> String {
+pub(crate) fn sqlstate(e: &tokio_postgres::Error) -> String {
     e.code().map(|c| c.code().to_owned()).unwrap_or_else(|| format!("no SQLSTATE: {e}"))
 }
 
@@ -403,7 +403,7 @@ fn psql(port: u16, extra_env: &[(&str, &str)], conninfo_extra: &str, script: &st
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-async fn psql_async(port: u16, env: Vec<(&'static str, String)>, extra: String, script: &'static str) -> String {
+pub(crate) async fn psql_async(port: u16, env: Vec<(&'static str, String)>, extra: String, script: &'static str) -> String {
     tokio::task::spawn_blocking(move || {
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         psql(port, &env, &extra, script)
@@ -766,7 +766,7 @@ fn windows_context_with_table_functions(dir: &std::path::Path) -> Arc<SessionCon
 }
 
 /// No users, trust asked for: every loopback session is admin.
-fn trusted() -> ServeConfig {
+pub(crate) fn trusted() -> ServeConfig {
     ServeConfig { trust: true, ..ServeConfig::default() }
 }
 

@@ -54,7 +54,7 @@ impl Flattener {
                     None => new_null_array(&DataType::Float32, n),
                 },
                 ColumnSource::HyenaLoglik => cast(&column("loglik")?, &DataType::Float32)?,
-                ColumnSource::HyenaEmbed { width } => {
+                ColumnSource::HyenaEmbed { width } | ColumnSource::Embed { width, .. } => {
                     let e = column("embedding")?;
                     let list = e
                         .as_fixed_size_list_opt()
@@ -103,6 +103,7 @@ mod tests {
             partitions: Vec::new(),
             created_at: 0,
             updated_at: 0,
+            slot: None,
         }
     }
 

@@ -25,14 +25,23 @@ pub const PREFIX: &str = "materialization/";
 /// Catalog key prefix of materializations being built (not yet visible).
 pub const STAGING_PREFIX: &str = "materialization_staging/";
 
-/// Catalog key of one materialization.
-pub fn key(model: &str, version: u32, window_set: &str) -> String {
-    format!("{PREFIX}{model}/{version:010}/{window_set}")
+/// Catalog key of one materialization (`slot`: see [`MaterializationMeta::slot`]).
+pub fn key(model: &str, version: u32, window_set: &str, slot: Option<&str>) -> String {
+    format!("{PREFIX}{model}/{version:010}/{}", slotted(window_set, slot))
 }
 
 /// Catalog key of one materialization while it is being built.
-pub fn staging_key(model: &str, version: u32, window_set: &str) -> String {
-    format!("{STAGING_PREFIX}{model}/{version:010}/{window_set}")
+pub fn staging_key(model: &str, version: u32, window_set: &str, slot: Option<&str>) -> String {
+    format!("{STAGING_PREFIX}{model}/{version:010}/{}", slotted(window_set, slot))
+}
+
+/// The last key segment: the window set, then `#slot` for a slotted entry (`#` is not
+/// allowed in window set names).
+fn slotted(window_set: &str, slot: Option<&str>) -> String {
+    match slot {
+        Some(s) => format!("{window_set}#{s}"),
+        None => window_set.to_string(),
+    }
 }
 
 /// What an output column holds.
@@ -51,6 +60,13 @@ pub enum ColumnSource {
         /// Embedding width (`d_model`).
         width: i32,
     },
+    /// `embed(upper(seq), model, pooling)`: `FixedSizeList<Float32, width>`.
+    Embed {
+        /// Pooling of the hidden states (`mean`, `last`, `cls`).
+        pooling: String,
+        /// Embedding width.
+        width: i32,
+    },
 }
 
 /// One prediction column of the table (besides the fixed ones).
@@ -65,7 +81,7 @@ pub struct PredictionColumn {
 impl PredictionColumn {
     /// True for one Float32 per window (exportable as bigWig).
     pub fn is_scalar(&self) -> bool {
-        !matches!(self.source, ColumnSource::HyenaEmbed { .. })
+        !matches!(self.source, ColumnSource::HyenaEmbed { .. } | ColumnSource::Embed { .. })
     }
 }
 
@@ -112,6 +128,11 @@ pub struct MaterializationMeta {
     pub created_at: u64,
     /// Seconds since the Unix epoch of the last committed partition.
     pub updated_at: u64,
+    /// `None` for the predictions of the model on the window set; a name for a
+    /// materialization kept beside them for another user (embedding indexes), which
+    /// has its own catalog key and is not a predictions table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<String>,
 }
 
 impl MaterializationMeta {
@@ -122,12 +143,12 @@ impl MaterializationMeta {
 
     /// Catalog key of this entry.
     pub fn key(&self) -> String {
-        key(&self.model, self.model_version, &self.window_set)
+        key(&self.model, self.model_version, &self.window_set, self.slot.as_deref())
     }
 
     /// Catalog key of this entry while it is being built.
     pub fn staging_key(&self) -> String {
-        staging_key(&self.model, self.model_version, &self.window_set)
+        staging_key(&self.model, self.model_version, &self.window_set, self.slot.as_deref())
     }
 
     /// Total committed windows (rows).
@@ -161,7 +182,7 @@ impl MaterializationMeta {
         ];
         for c in &self.columns {
             let dt = match c.source {
-                ColumnSource::HyenaEmbed { width } => {
+                ColumnSource::HyenaEmbed { width } | ColumnSource::Embed { width, .. } => {
                     DataType::FixedSizeList(Arc::new(embedding_item()), width)
                 }
                 _ => DataType::Float32,
@@ -190,13 +211,13 @@ pub fn of_model(store: &Store, model: &str) -> Result<Vec<MaterializationMeta>> 
 }
 
 /// One materialization, if present.
-pub fn get(store: &Store, model: &str, version: u32, window_set: &str) -> Result<Option<MaterializationMeta>> {
-    Ok(store.catalog().get(&key(model, version, window_set))?)
+pub fn get(store: &Store, model: &str, version: u32, window_set: &str, slot: Option<&str>) -> Result<Option<MaterializationMeta>> {
+    Ok(store.catalog().get(&key(model, version, window_set, slot))?)
 }
 
 /// The staged (incomplete, invisible) materialization, if a run left one.
-pub fn get_staged(store: &Store, model: &str, version: u32, window_set: &str) -> Result<Option<MaterializationMeta>> {
-    Ok(store.catalog().get(&staging_key(model, version, window_set))?)
+pub fn get_staged(store: &Store, model: &str, version: u32, window_set: &str, slot: Option<&str>) -> Result<Option<MaterializationMeta>> {
+    Ok(store.catalog().get(&staging_key(model, version, window_set, slot))?)
 }
 
 /// All staged materializations, in key order.

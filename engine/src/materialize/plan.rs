@@ -157,13 +157,14 @@ pub async fn plan(db: &Database, req: &Request) -> Result<Plan> {
             assembly.chroms.iter().filter(|c| list.contains(&c.name)).map(|c| c.name.clone()).collect()
         }
     };
-    let columns = plan_columns(db, &ws.name, &label, &functions, &all_tissues).await?;
+    let columns = plan_columns(db, &ws.name, &label, &functions, &all_tissues, &req.pooling).await?;
     let function_names: Vec<String> = functions.iter().map(|f| f.name().to_string()).collect();
     let same = |m: &MaterializationMeta| {
         m.model_sha256 == model.sha256 && m.window_set_dir == ws.dir && m.functions == function_names && m.columns == columns
     };
-    let live = meta::get(store, &model.name, model.version, &ws.name)?;
-    let staged = meta::get_staged(store, &model.name, model.version, &ws.name)?;
+    let slot = req.slot.as_deref();
+    let live = meta::get(store, &model.name, model.version, &ws.name, slot)?;
+    let staged = meta::get_staged(store, &model.name, model.version, &ws.name, slot)?;
     let describe_replaced = |other: Option<MaterializationMeta>| {
         other.map(|m| {
             if m.window_set_dir != ws.dir {
@@ -198,6 +199,7 @@ pub async fn plan(db: &Database, req: &Request) -> Result<Plan> {
                 partitions: Vec::new(),
                 created_at: now,
                 updated_at: now,
+                slot: req.slot.clone(),
             };
             (m, true, true, replaced)
         }
@@ -229,7 +231,7 @@ fn choose_functions(req: &Request, model: &ModelMeta) -> Result<Vec<Function>> {
 
 /// The prediction columns: predict_omics's struct fields over all the model's
 /// tissues (so adding a tissue later keeps the schema), then loglik, embedding.
-async fn plan_columns(db: &Database, window_set: &str, label: &str, functions: &[Function], tissues: &[String]) -> Result<Vec<PredictionColumn>> {
+async fn plan_columns(db: &Database, window_set: &str, label: &str, functions: &[Function], tissues: &[String], pooling: &str) -> Result<Vec<PredictionColumn>> {
     let mut columns: Vec<PredictionColumn> = Vec::new();
     let mut taken: HashSet<String> = FIXED_COLUMNS.iter().map(|s| s.to_string()).collect();
     for f in functions {
@@ -263,20 +265,28 @@ async fn plan_columns(db: &Database, window_set: &str, label: &str, functions: &
                 let name = unique_name("loglik", &mut taken);
                 columns.push(PredictionColumn { name, source: ColumnSource::HyenaLoglik });
             }
-            Function::HyenaEmbed => {
-                let q = format!("SELECT hyena_embed(upper(seq), {}) AS e FROM {} LIMIT 0", quote_str(label), quote_ident(window_set));
+            Function::HyenaEmbed | Function::Embed => {
+                let call = match f {
+                    Function::Embed => format!("embed(upper(seq), {}, {})", quote_str(label), quote_str(pooling)),
+                    _ => format!("hyena_embed(upper(seq), {})", quote_str(label)),
+                };
+                let q = format!("SELECT {call} AS e FROM {} LIMIT 0", quote_ident(window_set));
                 let df = db.context().sql(&q).await.map_err(crate::Error::from)?;
                 let width = match df.schema().field(0).data_type() {
                     DataType::FixedSizeList(_, n) => *n,
                     other => {
                         return Err(MaterializeError::Model {
                             model: label.to_string(),
-                            message: format!("hyena_embed returns {other}, not a fixed-size list"),
+                            message: format!("{} returns {other}, not a fixed-size list", f.name()),
                         });
                     }
                 };
                 let name = unique_name("embedding", &mut taken);
-                columns.push(PredictionColumn { name, source: ColumnSource::HyenaEmbed { width } });
+                let source = match f {
+                    Function::Embed => ColumnSource::Embed { pooling: pooling.to_string(), width },
+                    _ => ColumnSource::HyenaEmbed { width },
+                };
+                columns.push(PredictionColumn { name, source });
             }
         }
     }

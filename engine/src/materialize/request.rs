@@ -11,11 +11,14 @@ pub enum Function {
     HyenaLoglik,
     /// `hyena_embed(upper(seq), model)`: column `embedding` (FixedSizeList).
     HyenaEmbed,
+    /// `embed(upper(seq), model, pooling)` for a model of any family of the zoo, with
+    /// [`Request::pooling`]: column `embedding` (FixedSizeList).
+    Embed,
 }
 
 impl Function {
     /// Every function, in column order.
-    pub const ALL: [Function; 3] = [Function::PredictOmics, Function::HyenaLoglik, Function::HyenaEmbed];
+    pub const ALL: [Function; 4] = [Function::PredictOmics, Function::HyenaLoglik, Function::HyenaEmbed, Function::Embed];
 
     /// The SQL name.
     pub fn name(self) -> &'static str {
@@ -23,6 +26,7 @@ impl Function {
             Function::PredictOmics => "predict_omics",
             Function::HyenaLoglik => "hyena_loglik",
             Function::HyenaEmbed => "hyena_embed",
+            Function::Embed => "embed",
         }
     }
 
@@ -67,6 +71,12 @@ pub struct Request {
     pub chunk_windows: u64,
     /// After completing, delete the materializations of other versions of the model.
     pub prune: bool,
+    /// Pooling of [`Function::Embed`] (`mean`, `last`, `cls`: see `embed`).
+    pub pooling: String,
+    /// A separate slot for this materialization beside the predictions of the same
+    /// model and window set (embedding indexes use one): it gets its own catalog entry,
+    /// is not a `predictions_<model>` table and is never pruned by another slot's run.
+    pub slot: Option<String>,
 }
 
 impl Request {
@@ -80,6 +90,8 @@ impl Request {
             functions: None,
             chunk_windows: 4096,
             prune: false,
+            pooling: "mean".to_string(),
+            slot: None,
         }
     }
 }

@@ -294,11 +294,11 @@ fn now_nanos() -> u128 {
 fn prune(db: &Database, current: &MaterializationMeta) -> Result<Vec<String>> {
     let old: Vec<MaterializationMeta> = meta::of_model(db.store(), &current.model)?
         .into_iter()
-        .filter(|m| m.model_version < current.model_version)
+        .filter(|m| m.model_version < current.model_version && m.slot == current.slot)
         .collect();
     let old_staged: Vec<MaterializationMeta> = meta::list_staged(db.store())?
         .into_iter()
-        .filter(|m| m.model == current.model && m.model_version < current.model_version)
+        .filter(|m| m.model == current.model && m.model_version < current.model_version && m.slot == current.slot)
         .collect();
     if old.is_empty() && old_staged.is_empty() {
         return Ok(Vec::new());

@@ -31,6 +31,9 @@ pub fn chunk_query(meta: &MaterializationMeta, chrom: &str, tissue: Option<&str>
             ColumnSource::PredictOmics { .. } => {}
             ColumnSource::HyenaLoglik => select.push(format!("CAST(hyena_loglik(upper(seq), {label}) AS FLOAT) AS loglik")),
             ColumnSource::HyenaEmbed { .. } => select.push(format!("hyena_embed(upper(seq), {label}) AS embedding")),
+            ColumnSource::Embed { ref pooling, .. } => {
+                select.push(format!("embed(upper(seq), {label}, {}) AS embedding", quote_str(pooling)))
+            }
         }
     }
     let lo = first.saturating_mul(stride);
@@ -62,6 +65,7 @@ mod tests {
             partitions: Vec::new(),
             created_at: 0,
             updated_at: 0,
+            slot: None,
         }
     }
 

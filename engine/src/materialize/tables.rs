@@ -31,7 +31,7 @@ pub fn tables(store: &Store) -> Result<Vec<(String, Arc<dyn TableProvider>)>> {
     let all = meta::list(store).map_err(|e| Error::Other(e.to_string()))?;
     // Per model: per version, the most recently updated materialization with data.
     let mut chosen: BTreeMap<String, BTreeMap<u32, &MaterializationMeta>> = BTreeMap::new();
-    for m in all.iter().filter(|m| !m.partitions.is_empty()) {
+    for m in all.iter().filter(|m| !m.partitions.is_empty() && m.slot.is_none()) {
         let versions = chosen.entry(m.model.clone()).or_default();
         match versions.get(&m.model_version) {
             Some(prev) if prev.updated_at > m.updated_at => {}

@@ -45,8 +45,9 @@ pub struct MaterializeArgs {
     /// Chromosomes (comma-separated; default: all).
     #[arg(long, value_delimiter = ',')]
     pub chroms: Vec<String>,
-    /// SQL functions to materialize: predict_omics, hyena_loglik, hyena_embed
-    /// (default: predict_omics for omics models, hyena_embed otherwise).
+    /// SQL functions to materialize: predict_omics, hyena_loglik, hyena_embed, embed
+    /// (mean pooling; any family of the model zoo) (default: predict_omics for omics
+    /// models, hyena_embed otherwise).
     #[arg(long, value_delimiter = ',')]
     pub functions: Vec<String>,
     /// Export one bigWig per (tissue, assay) into this directory.
@@ -91,6 +92,7 @@ pub fn run(db: &Database, args: MaterializeArgs) -> Result<()> {
         functions: (!functions.is_empty()).then_some(functions),
         chunk_windows: args.chunk_windows,
         prune: args.prune,
+        ..Request::new(args.model.clone())
     };
     let device = match args.device {
         DeviceArg::Cpu => DeviceChoice::Cpu,

@@ -1,5 +1,6 @@
 //! Command-line definitions and dispatch.
 
+mod index;
 mod info;
 pub mod materialize;
 mod plot;
@@ -67,6 +68,9 @@ pub enum Command {
     Model(model::ModelCommand),
     /// Run SQL (one query, or an interactive prompt without one).
     Sql(sql::SqlArgs),
+    /// Build, list and drop embedding indexes for similarity search over windows.
+    #[command(subcommand)]
+    Index(index::IndexCommand),
     /// Manage the users `omicsdb serve` lets in (reader or admin).
     #[command(subcommand)]
     User(user::UserCommand),
@@ -102,6 +106,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Materialize(args) => materialize::run(&db, args),
         Command::Plot(args) => plot::run(&db, args),
         Command::ScoreVariants(args) => score_variants::run(&db, args),
+        Command::Index(cmd) => index::run(&db, cmd),
     };
     // Problems that did not fail the command (e.g. a clean-up after a commit).
     for w in db.store().take_warnings() {

@@ -55,6 +55,10 @@ pub mod codes {
     pub const IO_ERROR: &str = "58030";
     /// protocol_violation
     pub const PROTOCOL_VIOLATION: &str = "08P01";
+    /// An object (an embedding index) that does not exist.
+    pub const UNDEFINED_OBJECT: &str = "42704";
+    /// Stored data that does not match its catalog entry.
+    pub const DATA_CORRUPTED: &str = "XX001";
     /// internal_error
     pub const INTERNAL_ERROR: &str = "XX000";
 }
@@ -112,6 +116,9 @@ pub fn code_of(error: &(dyn StdError + 'static)) -> &'static str {
     if let Some(udf) = error.downcast_ref::<omicsdb_udf::UdfError>() {
         return udf_code(udf);
     }
+    if let Some(ix) = error.downcast_ref::<omicsdb::embedding_index::IndexError>() {
+        return index_code(ix);
+    }
     if let Some(source) = error.source() {
         return code_of(source);
     }
@@ -161,6 +168,23 @@ fn udf_code(error: &omicsdb_udf::UdfError) -> &'static str {
         U::Interrupted { .. } => codes::QUERY_CANCELED,
         U::Storage(e) => message_code(&e.to_string()).unwrap_or(codes::INVALID_PARAMETER_VALUE),
         U::Model { .. } | U::Cache(_) => codes::INTERNAL_ERROR,
+    }
+}
+
+/// The embedding indexes' errors: a bad argument (vector width, k, filter, another
+/// model) is 22023, an unknown index 42704, a damaged index XX001.
+fn index_code(error: &omicsdb::embedding_index::IndexError) -> &'static str {
+    use omicsdb::embedding_index::IndexError as I;
+    match error {
+        I::Argument { .. } => codes::INVALID_PARAMETER_VALUE,
+        I::Unknown { .. } => codes::UNDEFINED_OBJECT,
+        I::Corrupt { .. } => codes::DATA_CORRUPTED,
+        I::DataFusion(e) => datafusion_code(e),
+        I::Arrow(e) => arrow_code(e),
+        I::Storage(e) => message_code(&e.to_string()).unwrap_or(codes::INVALID_PARAMETER_VALUE),
+        I::Io { .. } => codes::IO_ERROR,
+        I::Vector(omicsdb::embedding_index::VectorError::Argument { .. }) => codes::INVALID_PARAMETER_VALUE,
+        I::Vector(_) | I::Parquet(_) | I::Materialize(_) => codes::INTERNAL_ERROR,
     }
 }
 
