@@ -223,22 +223,10 @@ pub fn prepare_query(metric: Metric, mut q: Vec<f32>) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::vectors;
 
     fn pool(n: usize) -> rayon::ThreadPool {
         rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap()
-    }
-
-    /// A seeded vector set (xorshift), so the test needs no RNG crate.
-    fn vectors(n: usize, d: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        (0..n * d)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s % 2001) as f32 / 1000.0 - 1.0
-            })
-            .collect()
     }
 
     /// The answer by sorting every distance, for comparison.

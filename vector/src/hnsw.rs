@@ -177,19 +177,8 @@ impl Hnsw {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::vectors;
     use crate::{Flat, normalize, prepare_query};
-
-    fn vectors(n: usize, d: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        (0..n * d)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s % 2001) as f32 / 1000.0 - 1.0
-            })
-            .collect()
-    }
 
     #[test]
     fn hnsw_finds_what_exact_search_finds_with_and_without_a_filter_and_survives_a_save() {

@@ -20,6 +20,22 @@
 pub mod flat;
 pub mod hnsw;
 
+#[cfg(test)]
+mod test_util {
+    /// A seeded vector set (xorshift), so the test needs no RNG crate.
+    pub(crate) fn vectors(n: usize, d: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        (0..n * d)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+}
+
 use serde::{Deserialize, Serialize};
 
 pub use flat::{Flat, Neighbour, TopK, dot, normalize, prepare_query};
